@@ -1,0 +1,161 @@
+/**
+ * The resolved configuration as TypeScript types. Keys keep the snake_case of
+ * the YAML files so that a key reads the same in a profile, in `--set` and in
+ * code. `CONFIG_SPEC` in schema.ts lists the allowed values.
+ *
+ * @module
+ */
+
+/** One folder of identity sub-folders (`<path>/<identity>/<image>`). */
+export interface RootConfig {
+  path: string;
+  /** Prepended to identity names, so two roots never share a label. */
+  prefix: string;
+  /** Identity folder names to use; `null` uses all of them. */
+  identities: string[] | null;
+}
+
+/** Synthetic faces for the smoke profile, generated from the run seed. */
+export interface SyntheticConfig {
+  /** Images per training identity, cycled over the identities. */
+  image_counts: number[];
+  train_identities: number;
+  eval_identities: number;
+  eval_images_per_identity: number;
+  eval_folds: number;
+  /** Same-person pairs per fold, and as many different-person pairs. */
+  eval_per_fold: number;
+  /** Side of the rendered square image in pixels, before resizing. */
+  canvas_size: number;
+}
+
+/**
+ * The per-identity thresholds of the dataset recipe, for an identity with n
+ * images: n > sample_above samples `sample_above` images; keep_above < n keeps
+ * all; opened_above < n adds an opened copy; noised_above < n adds opened,
+ * Gaussian and salt-and-pepper copies; n <= noised_above drops the identity.
+ */
+export interface RulesConfig {
+  sample_above: number;
+  keep_above: number;
+  opened_above: number;
+  noised_above: number;
+}
+
+export interface AugmentConfig {
+  /** Side of the square structuring element of the opening, in pixels. */
+  opening_size: number;
+  /** Standard deviation of the Gaussian noise, in 0..255 intensity units. */
+  gaussian_sigma: number;
+  /** Fraction of pixels set to black or white by salt-and-pepper noise. */
+  salt_pepper_fraction: number;
+}
+
+export interface DatasetConfig {
+  roots: RootConfig[];
+  synthetic: SyntheticConfig | null;
+  extensions: string[];
+  /** Side of the square output images in pixels. */
+  image_size: number;
+  detect: "none";
+  /** Where built datasets are cached, keyed by the hash of their inputs. */
+  cache_dir: string;
+  rules: RulesConfig;
+  augment: AugmentConfig;
+}
+
+export interface ModelConfig {
+  name: "mobilefacenet";
+  /** Side of the square input in pixels; a multiple of 16. */
+  input_size: number;
+  /** Scales every channel count (1 is the network of the paper). */
+  width_multiplier: number;
+  embedding_size: number;
+  batch_norm_momentum: number;
+  batch_norm_epsilon: number;
+}
+
+export interface LossConfig {
+  name: "arcface";
+  /** Scale s of the normalised logits. */
+  scale: number;
+  /** Additive angular margin m, in radians. */
+  margin: number;
+  /** Apply the margin only where cos(theta) > 0 (easy margin). */
+  easy_margin: boolean;
+  /** Number of class shards of the classifier weight. */
+  shards: number;
+}
+
+export interface TrainConfig {
+  /** Effective batch: images per optimiser step. */
+  batch_size: number;
+  /** Images per forward and backward pass; divides batch_size. */
+  micro_batch_size: number;
+  steps: number;
+  learning_rate: number;
+  /** Steps at which the learning rate is multiplied by lr_decay. */
+  lr_milestones: number[];
+  lr_decay: number;
+  /** Steps of linear warm-up from 0 to learning_rate. */
+  warmup_steps: number;
+  momentum: number;
+  /** L2 weight decay of the body of the network. */
+  weight_decay: number;
+  /** L2 weight decay of the layers after the global operator and the classifier. */
+  head_weight_decay: number;
+  checkpoint_every: number;
+  log_every: number;
+}
+
+/** Writes an LFW-layout set with a pairs.txt from an identity-folder set. */
+export interface MakePairsConfig {
+  root: string;
+  identities: string[] | null;
+  folds: number;
+  /** Same-person pairs per fold, and as many different-person pairs. */
+  per_fold: number;
+}
+
+/**
+ * One evaluation set: an LFW-layout `root` with its `pairs` file, or a set the
+ * pipeline writes first (`make_pairs`, or the held-out synthetic identities).
+ */
+export interface EvalSetConfig {
+  name: string;
+  root: string | null;
+  pairs: string | null;
+  make_pairs: MakePairsConfig | null;
+  synthetic: boolean;
+}
+
+export interface EvalConfig {
+  /** Add the embedding of the mirrored image before normalising. */
+  flip: boolean;
+  batch_size: number;
+  folds: number;
+  /** Thresholds on squared L2 distance are 0, step, ..., threshold_max. */
+  threshold_max: number;
+  threshold_step: number;
+  /** False accept rate at which VAL is reported. */
+  far_target: number;
+  pixel_baseline: { enabled: boolean; size: number };
+  sets: EvalSetConfig[];
+}
+
+export interface RuntimeConfig {
+  backend: "auto" | "webgpu" | "wasm" | "cpu" | "tensorflow";
+  /** Threads for the wasm backend; 0 uses one per core. */
+  threads: number;
+}
+
+/** The fully resolved configuration of a run. */
+export interface Config {
+  seed: number;
+  dataset: DatasetConfig;
+  model: ModelConfig;
+  loss: LossConfig;
+  train: TrainConfig;
+  eval: EvalConfig;
+  runtime: RuntimeConfig;
+}
