@@ -1,0 +1,294 @@
+/**
+ * MobileFaceNet in TF.js (Chen et al., 2018, arXiv:1804.07573, table 1):
+ * convolutions from the layer table in architecture.ts, each followed by
+ * batch norm and, except for the linear layers, PReLU.
+ *
+ * Tensors are NHWC float32. Inputs are face crops scaled to [-1, 1] as
+ * (pixel - 127.5) / 128.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { ModelConfig } from "../config/types.ts";
+import { deriveRng } from "../rng.ts";
+import { type ConvUnit, mobileFaceNetUnits } from "./architecture.ts";
+
+/** Batch mean and variance of one unit's conv output, from a training pass. */
+export interface BatchMoments {
+  /** [C] */
+  mean: tf.Tensor1D;
+  /** [C], biased (divided by the number of values). */
+  variance: tf.Tensor1D;
+  /** Values per channel the moments were taken over (N * H * W). */
+  count: number;
+}
+
+/** A named weight and whether the optimiser updates it. */
+export interface NamedVariable {
+  name: string;
+  variable: tf.Variable;
+  trainable: boolean;
+  /** Weight-decay group: `head` for the layers after the global operator. */
+  group: "body" | "head";
+  /** Whether weight decay applies (conv weights only). */
+  decay: boolean;
+}
+
+/** The PReLU slope every unit starts with (He et al., 2015). */
+const PRELU_INITIAL_SLOPE = 0.25;
+
+/** The trainable and running weights of one unit. */
+interface UnitWeights {
+  /** [k, k, in, out] for a conv, [k, k, C, 1] for a depthwise conv. */
+  weight: tf.Variable;
+  /** Batch-norm scale and offset, [C]. */
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  /** Running statistics for inference, [C]. */
+  movingMean: tf.Variable;
+  movingVariance: tf.Variable;
+  /** PReLU slopes, [C]; absent for linear units. */
+  alpha?: tf.Variable;
+}
+
+/** Names of a unit's weights, as stored in checkpoints. */
+const WEIGHT_NAMES = {
+  weight: "weight",
+  gamma: "bn_gamma",
+  beta: "bn_beta",
+  movingMean: "bn_moving_mean",
+  movingVariance: "bn_moving_variance",
+  alpha: "prelu_alpha",
+} as const;
+
+/**
+ * Applies a unit's convolution. A 1x1 stride-1 conv is computed as a matrix
+ * product over [N * H * W, C_in], which gives the same result and a much
+ * faster filter gradient on backends whose conv filter gradient is a plain
+ * loop (the TF.js cpu backend).
+ *
+ * @param input [N, H, W, C_in]
+ * @param weight [k, k, C_in, C_out], or [k, k, C, 1] for a depthwise conv.
+ * @returns [N, H', W', C_out]
+ */
+function convolve(
+  input: tf.Tensor4D,
+  weight: tf.Tensor4D,
+  unit: ConvUnit,
+): tf.Tensor4D {
+  if (unit.kind === "depthwise") {
+    return tf.depthwiseConv2d(input, weight, unit.stride, unit.padding);
+  }
+  if (unit.kernel === 1 && unit.stride === 1) {
+    const [n, h, w, c] = input.shape;
+    // [N, H, W, C_in] -> [N*H*W, C_in] x [C_in, C_out] -> [N, H, W, C_out]
+    const rows = tf.reshape(input, [n * h * w, c]) as tf.Tensor2D;
+    const matrix = tf.reshape(weight, [c, unit.outChannels]) as tf.Tensor2D;
+    return tf.reshape(tf.matMul(rows, matrix), [n, h, w, unit.outChannels]);
+  }
+  return tf.conv2d(input, weight, unit.stride, unit.padding);
+}
+
+/** MobileFaceNet with its weights as TF.js variables. */
+export class MobileFaceNet {
+  readonly config: ModelConfig;
+  readonly units: readonly ConvUnit[];
+  #weights: UnitWeights[];
+
+  private constructor(
+    config: ModelConfig,
+    units: ConvUnit[],
+    weights: UnitWeights[],
+  ) {
+    this.config = config;
+    this.units = units;
+    this.#weights = weights;
+  }
+
+  /**
+   * Builds the network with seeded initial weights.
+   *
+   * Conv weights are drawn from N(0, 2 / fan_in) (He et al., 2015) before
+   * PReLU and from N(0, 1 / fan_in) before a linear output, where fan_in is
+   * kernel area times input channels per group. Each weight has its own
+   * generator, named `init/<unit>/weight`, so the values do not depend on
+   * the backend or the order of creation.
+   *
+   * The caller owns the variables and frees them with {@linkcode dispose}.
+   */
+  static async create(
+    config: ModelConfig,
+    seed: number,
+  ): Promise<MobileFaceNet> {
+    const units = mobileFaceNetUnits(config);
+    const weights: UnitWeights[] = [];
+    for (const unit of units) {
+      const perGroup = unit.kind === "depthwise" ? 1 : unit.inChannels;
+      const fanIn = unit.kernel * unit.kernel * perGroup;
+      const std = Math.sqrt((unit.prelu ? 2 : 1) / fanIn);
+      const shape: [number, number, number, number] = unit.kind === "depthwise"
+        ? [unit.kernel, unit.kernel, unit.outChannels, 1]
+        : [unit.kernel, unit.kernel, unit.inChannels, unit.outChannels];
+      const rng = await deriveRng(seed, `init/${unit.name}/weight`);
+      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < values.length; i++) values[i] = std * rng.normal();
+      const c = unit.outChannels;
+      weights.push({
+        weight: tf.variable(
+          tf.tensor4d(values, shape),
+          true,
+        ),
+        gamma: tf.variable(tf.ones([c]), true),
+        beta: tf.variable(tf.zeros([c]), true),
+        movingMean: tf.variable(
+          tf.zeros([c]),
+          false,
+        ),
+        movingVariance: tf.variable(
+          tf.ones([c]),
+          false,
+        ),
+        ...(unit.prelu
+          ? {
+            alpha: tf.variable(
+              tf.fill([c], PRELU_INITIAL_SLOPE),
+              true,
+            ),
+          }
+          : {}),
+      });
+    }
+    return new MobileFaceNet(config, units, weights);
+  }
+
+  /** Lists every weight with its name, in a fixed order. */
+  namedVariables(): NamedVariable[] {
+    const list: NamedVariable[] = [];
+    this.units.forEach((unit, i) => {
+      const w = this.#weights[i];
+      for (const key of Object.keys(WEIGHT_NAMES) as (keyof UnitWeights)[]) {
+        const variable = w[key];
+        if (!variable) continue;
+        list.push({
+          name: `${unit.name}/${WEIGHT_NAMES[key]}`,
+          variable,
+          trainable: key !== "movingMean" && key !== "movingVariance",
+          group: unit.group,
+          decay: key === "weight",
+        });
+      }
+    });
+    return list;
+  }
+
+  /**
+   * Runs the network.
+   *
+   * @param images [N, S, S, 3] NHWC float32 in [-1, 1], S = model.input_size.
+   * @param training When true, batch norm normalises with the batch moments
+   *     and returns them for {@linkcode updateMovingStatistics}; otherwise it
+   *     uses the moving statistics.
+   * @returns embeddings [N, D], not normalised, and the batch moments of each
+   *     unit in training mode. The moments are kept out of any enclosing
+   *     `tf.tidy`; the caller disposes them.
+   * @throws {TypeError} When the input shape does not match the config.
+   */
+  apply(
+    images: tf.Tensor4D,
+    training: boolean,
+  ): { embeddings: tf.Tensor2D; moments: BatchMoments[] } {
+    const size = this.config.input_size;
+    const [, h, w, c] = images.shape;
+    if (h !== size || w !== size || c !== 3) {
+      throw new TypeError(
+        `MobileFaceNet expects input [N, ${size}, ${size}, 3], got [${
+          images.shape.join(", ")
+        }]`,
+      );
+    }
+    const epsilon = this.config.batch_norm_epsilon;
+    const moments: BatchMoments[] = [];
+    const outputs: tf.Tensor4D[] = [];
+    let x: tf.Tensor4D = images;
+    this.units.forEach((unit, i) => {
+      const weights = this.#weights[i];
+      const input = x;
+      let y = convolve(input, weights.weight as tf.Tensor4D, unit);
+      if (training) {
+        // N, H, W are reduced: one mean and variance per channel.
+        const { mean, variance } = tf.moments(y, [0, 1, 2]);
+        const [n, oh, ow] = y.shape;
+        moments.push({
+          mean: tf.keep(mean as tf.Tensor1D),
+          variance: tf.keep(variance as tf.Tensor1D),
+          count: n * oh * ow,
+        });
+        y = tf.batchNorm4d(
+          y,
+          mean as tf.Tensor1D,
+          variance as tf.Tensor1D,
+          weights.beta as tf.Tensor1D,
+          weights.gamma as tf.Tensor1D,
+          epsilon,
+        );
+      } else {
+        y = tf.batchNorm4d(
+          y,
+          weights.movingMean as tf.Tensor1D,
+          weights.movingVariance as tf.Tensor1D,
+          weights.beta as tf.Tensor1D,
+          weights.gamma as tf.Tensor1D,
+          epsilon,
+        );
+      }
+      if (weights.alpha) {
+        y = tf.prelu(y, weights.alpha as unknown as tf.Tensor4D);
+      }
+      if (unit.residualFrom !== undefined) {
+        y = tf.add(y, outputs[unit.residualFrom - 1] ?? images);
+      }
+      outputs.push(y);
+      x = y;
+    });
+    // [N, 1, 1, D] -> [N, D]
+    const embeddings = tf.reshape(x, [
+      x.shape[0],
+      this.config.embedding_size,
+    ]) as tf.Tensor2D;
+    return { embeddings, moments };
+  }
+
+  /**
+   * Folds a training pass's batch moments into the moving statistics:
+   * moving = momentum * moving + (1 - momentum) * batch, with the batch
+   * variance made unbiased (times count / (count - 1)), and disposes them.
+   */
+  updateMovingStatistics(moments: BatchMoments[]): void {
+    const momentum = this.config.batch_norm_momentum;
+    tf.tidy(() => {
+      moments.forEach((m, i) => {
+        const w = this.#weights[i];
+        const unbiased = m.count > 1 ? m.count / (m.count - 1) : 1;
+        w.movingMean.assign(
+          tf.add(tf.mul(w.movingMean, momentum), tf.mul(m.mean, 1 - momentum)),
+        );
+        w.movingVariance.assign(
+          tf.add(
+            tf.mul(w.movingVariance, momentum),
+            tf.mul(m.variance, (1 - momentum) * unbiased),
+          ),
+        );
+      });
+    });
+    for (const m of moments) {
+      m.mean.dispose();
+      m.variance.dispose();
+    }
+  }
+
+  /** Frees every variable of the network. */
+  dispose(): void {
+    for (const { variable } of this.namedVariables()) variable.dispose();
+  }
+}
