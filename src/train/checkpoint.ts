@@ -1,0 +1,107 @@
+/**
+ * Training checkpoints: every weight, classifier shard and momentum buffer
+ * by name in one safetensors file, with the step, the sampler position and
+ * the resolved configuration in its metadata. Written atomically, so a
+ * killed run always leaves its last complete checkpoint.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import type { NamedArray } from "../safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../safetensors.ts";
+import type { SamplerPosition } from "./batches.ts";
+
+/** What a checkpoint records besides the tensors. */
+export interface CheckpointState {
+  /** Optimiser steps completed. */
+  step: number;
+  position: SamplerPosition;
+  configSha256: string;
+  configYaml: string;
+}
+
+/** Returns the file name of the checkpoint after `step` steps. */
+export function checkpointPath(dir: string, step: number): string {
+  return join(dir, `step_${String(step).padStart(8, "0")}.safetensors`);
+}
+
+/** Writes the named variables and state to `path`. */
+export async function saveCheckpoint(
+  path: string,
+  variables: { name: string; variable: tf.Variable }[],
+  state: CheckpointState,
+): Promise<void> {
+  const arrays: NamedArray[] = [];
+  for (const { name, variable } of variables) {
+    arrays.push({
+      name,
+      shape: variable.shape,
+      data: (await variable.data()) as Float32Array,
+    });
+  }
+  await writeSafetensors(path, arrays, {
+    format: "mobilefacenet-checkpoint-1",
+    step: String(state.step),
+    epoch: String(state.position.epoch),
+    offset: String(state.position.offset),
+    config_sha256: state.configSha256,
+    config_yaml: state.configYaml,
+  });
+}
+
+/**
+ * Loads a checkpoint into the given variables.
+ *
+ * @throws {Error} When a variable is missing from the file or has another
+ *     shape, naming both.
+ */
+export async function loadCheckpoint(
+  path: string,
+  variables: { name: string; variable: tf.Variable }[],
+): Promise<CheckpointState> {
+  const { arrays, metadata } = await readSafetensors(path);
+  for (const { name, variable } of variables) {
+    const array = arrays.get(name);
+    if (!array) {
+      throw new Error(
+        `Cannot load checkpoint "${path}": tensor "${name}" is missing`,
+      );
+    }
+    if (array.shape.join(",") !== variable.shape.join(",")) {
+      throw new Error(
+        `Cannot load checkpoint "${path}": tensor "${name}" has shape [${array.shape}], the model expects [${variable.shape}]`,
+      );
+    }
+    tf.tidy(() =>
+      variable.assign(tf.tensor(array.data as Float32Array, variable.shape))
+    );
+  }
+  return {
+    step: Number(metadata.step),
+    position: {
+      epoch: Number(metadata.epoch),
+      offset: Number(metadata.offset),
+    },
+    configSha256: metadata.config_sha256,
+    configYaml: metadata.config_yaml,
+  };
+}
+
+/** Returns the newest checkpoint in `dir`, or null when there is none. */
+export async function latestCheckpoint(dir: string): Promise<string | null> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && /^step_\d{8}\.safetensors$/.test(entry.name)) {
+        names.push(entry.name);
+      }
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  names.sort();
+  return names.length > 0 ? join(dir, names[names.length - 1]) : null;
+}
