@@ -1,0 +1,147 @@
+/**
+ * The verification result of one evaluation set in the form of the `eval`
+ * block of `metrics.json`, and its fold table for the terminal.
+ *
+ * @module
+ */
+
+import {
+  crossValidateVerification,
+  type ProtocolOptions,
+  type VerificationResult,
+} from "./protocol.ts";
+import type { RocPoints } from "./roc.ts";
+
+/** Settings of {@linkcode evaluatePairs}. */
+export interface EvaluatePairsOptions extends ProtocolOptions {
+  /** Whether the embeddings used the flip test; recorded in the metrics. */
+  flip: boolean;
+}
+
+/**
+ * One set's entry in the `eval` block of `metrics.json`. Rates are fractions;
+ * the VAL key names the FAR target, such as `val_at_far_1e-3`.
+ */
+export type EvalMetrics =
+  & {
+    pairs: number;
+    folds: number;
+    accuracy_mean: number;
+    /** Population standard deviation (divisor `folds`). */
+    accuracy_std: number;
+    auc: number;
+    eer: number;
+    /** Mean of the thresholds chosen per fold, on squared L2 distance. */
+    threshold_mean: number;
+    flip: boolean;
+    fold_accuracies: number[];
+  }
+  & { [key: `val_at_far_${string}`]: number };
+
+/** What {@linkcode evaluatePairs} returns. */
+export interface PairsEvaluation {
+  /** The entry for `metrics.json`. */
+  metrics: EvalMetrics;
+  /** ROC points over all pairs for the plot; not part of `metrics.json`. */
+  roc: RocPoints;
+  /** Every number of the protocol, such as per-fold thresholds and VAL. */
+  result: VerificationResult;
+}
+
+/**
+ * Builds the metrics key of VAL at a FAR target: `val_at_far_` followed by the
+ * target in exponent form, `val_at_far_1e-3` for 0.001.
+ *
+ * The target is first rounded to 12 significant digits, so a value such as
+ * `0.1 * 0.01` (0.0010000000000000002) still gives `1e-3`.
+ *
+ * @param farTarget False accept rate, in [0, 1].
+ * @returns The key.
+ */
+export function valAtFarKey(farTarget: number): `val_at_far_${string}` {
+  const rounded = Number(farTarget.toPrecision(12));
+  return `val_at_far_${rounded.toExponential()}`;
+}
+
+/**
+ * Runs the verification protocol on one set's pair distances and shapes the
+ * result as its `metrics.json` entry.
+ *
+ * @param distances Squared L2 distances between L2-normalised embeddings,
+ *   `[P]`, in pairs-file order.
+ * @param issame Whether each pair shows one person, `[P]`.
+ * @param options Protocol settings, see {@linkcode crossValidateVerification},
+ *   and whether the flip test was used.
+ * @returns The metrics entry, the thinned ROC points and the full result.
+ * @throws {TypeError} See {@linkcode crossValidateVerification}.
+ * @throws {RangeError} See {@linkcode crossValidateVerification}.
+ *
+ * @example Metrics of two folds of four pairs
+ * ```ts
+ * import { evaluatePairs } from "./verify.ts";
+ * const distances = new Float64Array([0.2, 0.5, 1.5, 2.0, 0.3, 0.9, 1.2, 2.5]);
+ * const issame = [true, true, false, false, true, true, false, false];
+ * const { metrics } = evaluatePairs(distances, issame, {
+ *   folds: 2,
+ *   thresholdMax: 4,
+ *   thresholdStep: 0.01,
+ *   farTarget: 0.001,
+ *   flip: true,
+ * });
+ * console.log(metrics["val_at_far_1e-3"]); // 1
+ * ```
+ */
+export function evaluatePairs(
+  distances: Float64Array,
+  issame: readonly boolean[],
+  options: EvaluatePairsOptions,
+): PairsEvaluation {
+  const result = crossValidateVerification(distances, issame, options);
+  // Keys in the order of the metrics.json schema.
+  const metrics = {
+    pairs: distances.length,
+    folds: options.folds,
+    accuracy_mean: result.accuracyMean,
+    accuracy_std: result.accuracyStd,
+    [valAtFarKey(options.farTarget)]: result.valMean,
+    auc: result.auc,
+    eer: result.eer,
+    threshold_mean: result.thresholdMean,
+    flip: options.flip,
+    fold_accuracies: result.foldAccuracies.slice(),
+  } as EvalMetrics;
+  return { metrics, roc: result.roc, result };
+}
+
+/**
+ * Formats the fold accuracies and their mean and standard deviation as a
+ * fixed-width table of percentages with two decimals, one line per fold.
+ *
+ * @param metrics A set's metrics from {@linkcode evaluatePairs}.
+ * @returns The table, lines separated by `\n`, without a final newline.
+ *
+ * @example
+ * ```ts
+ * import { formatFoldTable } from "./verify.ts";
+ * const table = formatFoldTable({
+ *   pairs: 4, folds: 2, accuracy_mean: 0.75, accuracy_std: 0.25,
+ *   "val_at_far_1e-3": 0, auc: 1, eer: 0, threshold_mean: 1, flip: false,
+ *   fold_accuracies: [0.5, 1],
+ * });
+ * console.log(table.split("\n").at(-1)); // "mean   75.00% ± 25.00%"
+ * ```
+ */
+export function formatFoldTable(metrics: EvalMetrics): string {
+  const percent = (fraction: number) =>
+    `${(fraction * 100).toFixed(2).padStart(6)}%`;
+  const lines = ["fold  accuracy"];
+  metrics.fold_accuracies.forEach((accuracy, index) => {
+    lines.push(`${String(index + 1).padStart(4)}  ${percent(accuracy)}`);
+  });
+  lines.push(
+    `mean  ${percent(metrics.accuracy_mean)} ± ${
+      (metrics.accuracy_std * 100).toFixed(2)
+    }%`,
+  );
+  return lines.join("\n");
+}
