@@ -1,0 +1,149 @@
+/**
+ * The augmented copies of the dataset recipe, which pads identities with few
+ * images: a grey-scale morphological opening, Gaussian noise and
+ * salt-and-pepper noise. Each returns a new image and leaves its input as is.
+ *
+ * @module
+ */
+
+import type { Rng } from "../rng.ts";
+import { checkImage, type RawImage } from "./image.ts";
+
+/**
+ * Applies a grey-scale opening to each channel: an erosion (minimum over a
+ * `size` x `size` square) followed by a dilation (maximum over the same square).
+ *
+ * Pixels outside the image are ignored, as with OpenCV's default border for
+ * `morphologyEx`. The square of pixel (y, x) spans offsets `-a .. size-1-a`
+ * with `a = floor(size / 2)` in each direction, OpenCV's default anchor, so an
+ * odd size is centred.
+ *
+ * @param image `[height, width, 3]` RGB uint8.
+ * @param size Side of the square structuring element in pixels.
+ * @returns The opened image, `[height, width, 3]` RGB uint8.
+ * @throws {RangeError} When size is not a positive integer.
+ *
+ * @example Open a 3x1 image
+ * ```ts
+ * import { open } from "./augment.ts";
+ * const data = Uint8Array.of(9, 9, 9, 0, 0, 0, 9, 9, 9);
+ * const opened = open({ data, width: 3, height: 1, channels: 3 }, 3);
+ * console.log(opened.data); // all 0: the erosion spreads the dark pixel
+ * ```
+ */
+export function open(image: RawImage, size: number): RawImage {
+  checkImage(image);
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(
+      `Cannot open image: size must be a positive integer, got ${size}`,
+    );
+  }
+  // A square minimum (or maximum) is a row pass followed by a column pass.
+  const eroded = squareFilter(image, size, Math.min);
+  return squareFilter(eroded, size, Math.max);
+}
+
+function squareFilter(
+  image: RawImage,
+  size: number,
+  pick: (a: number, b: number) => number,
+): RawImage {
+  const { width, height } = image;
+  const rows = lineFilter(image.data, width, height, size, pick, 3, width * 3);
+  const data = lineFilter(rows, height, width, size, pick, width * 3, 3);
+  return { data, width, height, channels: 3 };
+}
+
+/**
+ * Takes the extremum over a window along one axis of an HWC buffer. `stride`
+ * steps along the axis (of `length` pixels) and `across` steps between lines
+ * (`lines` of them).
+ */
+function lineFilter(
+  source: Uint8Array,
+  length: number,
+  lines: number,
+  size: number,
+  pick: (a: number, b: number) => number,
+  stride: number,
+  across: number,
+): Uint8Array {
+  const result = new Uint8Array(source.length);
+  const before = Math.floor(size / 2);
+  for (let line = 0; line < lines; line++) {
+    for (let c = 0; c < 3; c++) {
+      const base = line * across + c;
+      for (let i = 0; i < length; i++) {
+        const first = Math.max(0, i - before);
+        const last = Math.min(length - 1, i - before + size - 1);
+        let value = source[base + first * stride];
+        for (let k = first + 1; k <= last; k++) {
+          value = pick(value, source[base + k * stride]);
+        }
+        result[base + i * stride] = value;
+      }
+    }
+  }
+  return result;
+}
+
+/**
+ * Adds independent Gaussian noise to every sample, then rounds and clamps to
+ * 0..255.
+ *
+ * @param image `[height, width, 3]` RGB uint8.
+ * @param sigma Standard deviation in 0..255 intensity units.
+ * @param rng Source of the noise; draws one normal sample per byte.
+ * @returns The noisy image, `[height, width, 3]` RGB uint8.
+ * @throws {RangeError} When sigma is negative or not finite.
+ */
+export function addGaussianNoise(
+  image: RawImage,
+  sigma: number,
+  rng: Rng,
+): RawImage {
+  checkImage(image);
+  if (!Number.isFinite(sigma) || sigma < 0) {
+    throw new RangeError(
+      `Cannot add Gaussian noise: sigma must be a finite number >= 0, got ${sigma}`,
+    );
+  }
+  const data = new Uint8Array(image.data.length);
+  for (let k = 0; k < data.length; k++) {
+    const value = Math.round(image.data[k] + sigma * rng.normal());
+    data[k] = Math.min(255, Math.max(0, value));
+  }
+  return { data, width: image.width, height: image.height, channels: 3 };
+}
+
+/**
+ * Sets `round(fraction * width * height)` distinct pixels, chosen uniformly,
+ * to black or white in all channels, each with probability 1/2.
+ *
+ * @param image `[height, width, 3]` RGB uint8.
+ * @param fraction Share of the pixels to change, in [0, 1].
+ * @param rng Source of the choice of pixels and of black or white.
+ * @returns The noisy image, `[height, width, 3]` RGB uint8.
+ * @throws {RangeError} When fraction is outside [0, 1].
+ */
+export function addSaltPepper(
+  image: RawImage,
+  fraction: number,
+  rng: Rng,
+): RawImage {
+  checkImage(image);
+  if (!(fraction >= 0 && fraction <= 1)) {
+    throw new RangeError(
+      `Cannot add salt-and-pepper noise: fraction must be in [0, 1], got ${fraction}`,
+    );
+  }
+  const pixels = image.width * image.height;
+  const data = image.data.slice();
+  for (
+    const pixel of rng.sampleIndices(pixels, Math.round(fraction * pixels))
+  ) {
+    const value = rng.uniform() < 0.5 ? 0 : 255;
+    data.fill(value, pixel * 3, pixel * 3 + 3);
+  }
+  return { data, width: image.width, height: image.height, channels: 3 };
+}

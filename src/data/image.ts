@@ -1,0 +1,178 @@
+/**
+ * Image input and output for the dataset stage: decodes any supported file
+ * to one RGB layout, resizes to the square network input and encodes PNG.
+ * JPEG, PNG and WebP go through sharp (libvips); Netpbm and BMP, which its
+ * prebuilt libvips does not read, go through the decoders beside this file.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import sharp from "sharp";
+import { decodeBmp, isBmp } from "./bmp.ts";
+import { decodeNetpbm, isNetpbm } from "./netpbm.ts";
+
+/** A decoded image: `[height, width, 3]` RGB uint8, row-major (HWC). */
+export interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 3;
+}
+
+/**
+ * Decodes an image file to RGB.
+ *
+ * The format comes from the first bytes, not the extension. Grey images are
+ * replicated to three channels, and an alpha channel is dropped without
+ * compositing, as OpenCV's `imread` in colour mode does. The EXIF orientation
+ * of JPEG and WebP files is applied.
+ *
+ * @param path The image file.
+ * @returns The image as `[height, width, 3]` RGB uint8.
+ * @throws {Error} When the file cannot be read or decoded; the message names
+ *   the path and the cause.
+ *
+ * @example Decode one face
+ * ```ts ignore
+ * import { decodeImage } from "./image.ts";
+ * const face = await decodeImage("data/faces/s1/1.pgm");
+ * console.log(face.width, face.height); // 92 112
+ * ```
+ */
+export async function decodeImage(path: string): Promise<RawImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw new Error(
+      `Cannot read image "${path}": ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return await decodeImageBytes(bytes, path);
+}
+
+/**
+ * Decodes the bytes of an image file to RGB, as {@linkcode decodeImage} does.
+ *
+ * @param bytes The whole file.
+ * @param source The file's path or another name for error messages.
+ * @returns The image as `[height, width, 3]` RGB uint8.
+ * @throws {Error} When the bytes cannot be decoded; the message names
+ *   `source` and the cause.
+ */
+export async function decodeImageBytes(
+  bytes: Uint8Array,
+  source: string,
+): Promise<RawImage> {
+  try {
+    if (isNetpbm(bytes)) return decodeNetpbm(bytes);
+    if (isBmp(bytes)) return decodeBmp(bytes);
+    return await decodeWithSharp(bytes);
+  } catch (error) {
+    throw new Error(
+      `Cannot decode image "${source}": ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+async function decodeWithSharp(bytes: Uint8Array): Promise<RawImage> {
+  const { data, info } = await sharp(bytes)
+    .rotate()
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  return fromBuffer(data, info.width, info.height, info.channels);
+}
+
+/** Wraps a sharp output buffer, checking that it contains three channels. */
+function fromBuffer(
+  data: Buffer,
+  width: number,
+  height: number,
+  channels: number,
+): RawImage {
+  if (channels !== 3 || data.length !== width * height * 3) {
+    throw new TypeError(
+      `Cannot convert image: expected ${width}x${height}x3 bytes, got ${data.length} bytes in ${channels} channels`,
+    );
+  }
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width,
+    height,
+    channels: 3,
+  };
+}
+
+/** Opens a raw RGB image as a sharp pipeline. */
+function rawInput(image: RawImage): ReturnType<typeof sharp> {
+  checkImage(image);
+  return sharp(
+    Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length),
+    {
+      raw: { width: image.width, height: image.height, channels: 3 },
+    },
+  );
+}
+
+/**
+ * Checks that an image's buffer matches its size.
+ *
+ * @throws {TypeError} When `data` does not contain `height * width * 3` bytes.
+ */
+export function checkImage(image: RawImage): void {
+  const expected = image.width * image.height * 3;
+  if (image.channels !== 3 || image.data.length !== expected) {
+    throw new TypeError(
+      `Invalid image: expected ${image.width}x${image.height}x3 = ${expected} bytes, got ${image.data.length} bytes in ${image.channels} channels`,
+    );
+  }
+}
+
+/**
+ * Resizes an image to `size` x `size`, stretching it when it is not square.
+ *
+ * Uses sharp's default Lanczos-3 kernel, which filters while it shrinks. The
+ * faces of the sources are already aligned crops, so no cropping is done.
+ *
+ * @param image `[height, width, 3]` RGB uint8.
+ * @param size Side of the output in pixels.
+ * @returns `[size, size, 3]` RGB uint8; the input itself when it already has
+ *   that size.
+ */
+export async function resizeImage(
+  image: RawImage,
+  size: number,
+): Promise<RawImage> {
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(
+      `Cannot resize image: size must be a positive integer, got ${size}`,
+    );
+  }
+  if (image.width === size && image.height === size) return image;
+  const { data, info } = await rawInput(image)
+    .resize(size, size, { fit: "fill" })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return fromBuffer(data, info.width, info.height, info.channels);
+}
+
+/**
+ * Encodes an image as an 8-bit RGB PNG without metadata.
+ *
+ * The bytes are the same on every call for the same pixels and the same
+ * sharp and libvips versions, so they can be hashed into a manifest.
+ *
+ * @param image `[height, width, 3]` RGB uint8.
+ * @returns The PNG file bytes.
+ */
+export async function encodePng(image: RawImage): Promise<Uint8Array> {
+  const png = await rawInput(image)
+    .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
+    .toBuffer();
+  return new Uint8Array(png.buffer, png.byteOffset, png.length);
+}

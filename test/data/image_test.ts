@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import sharp from "sharp";
+import { decodeImage, encodePng, resizeImage } from "../../src/data/image.ts";
+import {
+  HAS_SHARED_DATA,
+  makeImage,
+  SHARED_DATA,
+  withTempDir,
+} from "./_helpers.ts";
+
+Deno.test("decodeImage reads PGM by content", async () => {
+  await withTempDir(async (dir) => {
+    // A PGM named .png: the first bytes decide the decoder.
+    const path = join(dir, "face.png");
+    await Deno.writeFile(
+      path,
+      Uint8Array.from([...new TextEncoder().encode("P5 2 1 255\n"), 7, 9]),
+    );
+    const image = await decodeImage(path);
+    assert.equal(image.width, 2);
+    assert.equal(image.height, 1);
+    assert.deepEqual(Array.from(image.data), [7, 7, 7, 9, 9, 9]);
+  });
+});
+
+Deno.test("decodeImage reads BMP", async () => {
+  await withTempDir(async (dir) => {
+    // A 1x1 24-bit BMP: 14 + 40 header bytes, then one padded BGR row.
+    const bytes = new Uint8Array(58);
+    const view = new DataView(bytes.buffer);
+    bytes.set([0x42, 0x4d]);
+    view.setUint32(10, 54, true);
+    view.setUint32(14, 40, true);
+    view.setInt32(18, 1, true);
+    view.setInt32(22, 1, true);
+    view.setUint16(28, 24, true);
+    bytes.set([3, 2, 1], 54);
+    const path = join(dir, "face.bmp");
+    await Deno.writeFile(path, bytes);
+    assert.deepEqual(Array.from((await decodeImage(path)).data), [1, 2, 3]);
+  });
+});
+
+Deno.test("decodeImage drops alpha from PNG", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "alpha.png");
+    await sharp(Uint8Array.of(10, 20, 30, 0, 40, 50, 60, 255), {
+      raw: { width: 2, height: 1, channels: 4 },
+    }).png().toFile(path);
+    const image = await decodeImage(path);
+    assert.equal(image.channels, 3);
+    assert.deepEqual(Array.from(image.data), [10, 20, 30, 40, 50, 60]);
+  });
+});
+
+Deno.test("decodeImage replicates grey PNG", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "grey.png");
+    await sharp(Uint8Array.of(0, 100, 200), {
+      raw: { width: 3, height: 1, channels: 1 },
+    }).toColourspace("b-w").png().toFile(path);
+    assert.equal((await sharp(path).metadata()).channels, 1);
+    const image = await decodeImage(path);
+    assert.deepEqual(
+      Array.from(image.data),
+      [0, 0, 0, 100, 100, 100, 200, 200, 200],
+    );
+  });
+});
+
+Deno.test("decodeImage applies EXIF orientation", async () => {
+  await withTempDir(async (dir) => {
+    // Orientation 6 means the stored 4x2 image is displayed turned, as 2x4.
+    const path = join(dir, "turned.jpg");
+    await sharp(new Uint8Array(4 * 2 * 3).fill(128), {
+      raw: { width: 4, height: 2, channels: 3 },
+    }).jpeg().withMetadata({ orientation: 6 }).toFile(path);
+    const image = await decodeImage(path);
+    assert.equal(image.width, 2);
+    assert.equal(image.height, 4);
+  });
+});
+
+Deno.test("decodeImage reads JPEG and WebP", async () => {
+  await withTempDir(async (dir) => {
+    const pixels = makeImage(8, 6, () => 90);
+    for (const format of ["jpeg", "webp"] as const) {
+      const path = join(dir, `face.${format}`);
+      await sharp(pixels.data, { raw: { width: 8, height: 6, channels: 3 } })
+        .toFormat(format)
+        .toFile(path);
+      const image = await decodeImage(path);
+      assert.equal(image.width, 8, format);
+      assert.equal(image.height, 6, format);
+      assert.ok(Math.abs(image.data[0] - 90) <= 3, format);
+    }
+  });
+});
+
+Deno.test("decodeImage names the path of a corrupt file", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "broken.jpg");
+    await Deno.writeFile(path, new TextEncoder().encode("not an image"));
+    await assert.rejects(decodeImage(path), (error: Error) => {
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /^Cannot decode image ".*broken\.jpg": /);
+      return true;
+    });
+  });
+});
+
+Deno.test("decodeImage names the path of a missing file", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "missing.png");
+    await assert.rejects(decodeImage(path), (error: Error) => {
+      assert.match(error.message, /^Cannot read image ".*missing\.png": /);
+      return true;
+    });
+  });
+});
+
+Deno.test("resizeImage makes a square of the size", async () => {
+  const image = makeImage(12, 20, () => 77);
+  const resized = await resizeImage(image, 8);
+  assert.equal(resized.width, 8);
+  assert.equal(resized.height, 8);
+  assert.equal(resized.data.length, 8 * 8 * 3);
+  assert.ok(resized.data.every((value) => value === 77));
+});
+
+Deno.test("resizeImage rejects a zero size", async () => {
+  await assert.rejects(resizeImage(makeImage(2, 2, () => 0), 0), {
+    name: "RangeError",
+    message: "Cannot resize image: size must be a positive integer, got 0",
+  });
+});
+
+Deno.test("encodePng gives the same bytes twice", async () => {
+  const image = makeImage(9, 7, (y, x, c) => (y * 31 + x * 7 + c * 50) % 256);
+  const first = await encodePng(image);
+  const second = await encodePng(image);
+  assert.deepEqual(first, second);
+  // PNG signature.
+  assert.deepEqual(Array.from(first.subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);
+});
+
+Deno.test("encodePng round-trips pixels", async () => {
+  await withTempDir(async (dir) => {
+    const image = makeImage(5, 3, (y, x, c) => (y * 60 + x * 20 + c) % 256);
+    const path = join(dir, "round.png");
+    await Deno.writeFile(path, await encodePng(image));
+    assert.deepEqual((await decodeImage(path)).data, image.data);
+  });
+});
+
+Deno.test({
+  name: "decodeImage reads an AT&T face",
+  ignore: !HAS_SHARED_DATA,
+  async fn() {
+    const image = await decodeImage(join(SHARED_DATA, "att_faces/s1/1.pgm"));
+    assert.equal(image.width, 92);
+    assert.equal(image.height, 112);
+    for (let p = 0; p < image.width * image.height; p++) {
+      assert.equal(image.data[p * 3], image.data[p * 3 + 1]);
+      assert.equal(image.data[p * 3], image.data[p * 3 + 2]);
+    }
+  },
+});
