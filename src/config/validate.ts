@@ -160,6 +160,13 @@ function checkRelations(config: Config, source: string): void {
       `expected a multiple of 16 (the network downsamples by 16), got ${config.model.input_size}`,
     );
   }
+  if (config.dataset.image_size !== config.model.input_size) {
+    fail(
+      "dataset.image_size",
+      source,
+      `expected the model's input size model.input_size (${config.model.input_size}), got ${config.dataset.image_size}`,
+    );
+  }
   const { train } = config;
   if (train.batch_size % train.micro_batch_size !== 0) {
     fail(

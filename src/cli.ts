@@ -1,0 +1,110 @@
+/**
+ * Shared pieces of the task entry points: the common flags, config
+ * resolution, the terminal reporter, and turning expected errors into one
+ * clear message and exit code 1 instead of a stack trace.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { loadConfig, profilePath, type ResolvedConfig } from "./config/load.ts";
+import { ConfigError } from "./config/validate.ts";
+import { DatasetError } from "./data/dataset_error.ts";
+import { MissingDataError } from "./pipeline/preflight.ts";
+import { stderrWriter } from "./progress.ts";
+import { createReporter, type Reporter } from "./report.ts";
+import { RunExistsError } from "./results/run_folder.ts";
+import { NonFiniteLossError } from "./train/train.ts";
+
+/** Flags that select and adjust a configuration. */
+export const CONFIG_FLAGS = {
+  profile: { type: "string" },
+  config: { type: "string" },
+  set: { type: "string", multiple: true },
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** Parses flags, turning an unknown flag into a usage error. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+  allowPositionals = false,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** A command line that cannot be used. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Resolves `--profile`/`--config`, `--set` and `--backend` into a config.
+ * The default profile is `paper`.
+ *
+ * @throws {UsageError} When both --profile and --config are given.
+ */
+export async function resolveConfig(values: {
+  profile?: string;
+  config?: string;
+  set?: string[];
+  backend?: string;
+}): Promise<ResolvedConfig> {
+  if (values.profile !== undefined && values.config !== undefined) {
+    throw new UsageError(
+      "Use either --profile NAME or --config FILE, not both",
+    );
+  }
+  const path = values.config ?? profilePath(values.profile ?? "paper");
+  const overrides = [...(values.set ?? [])];
+  if (values.backend !== undefined) {
+    overrides.push(`runtime.backend=${values.backend}`);
+  }
+  return await loadConfig(path, overrides);
+}
+
+/** The reporter of a task: human lines and progress on stderr. */
+export function terminalReporter(): Reporter {
+  return createReporter({ writer: stderrWriter });
+}
+
+const EXPECTED_ERRORS = [
+  UsageError,
+  ConfigError,
+  MissingDataError,
+  RunExistsError,
+  DatasetError,
+  NonFiniteLossError,
+  SyntaxError,
+  RangeError,
+  Deno.errors.NotFound,
+  Deno.errors.PermissionDenied,
+];
+
+/**
+ * Runs a task body; an expected error prints its message on stderr and
+ * exits with code 1, anything else keeps its stack trace.
+ */
+export async function runTask(
+  main: () => Promise<void>,
+  usage: string,
+): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    if (EXPECTED_ERRORS.some((kind) => error instanceof kind)) {
+      console.error(`error: ${(error as Error).message}`);
+      if (error instanceof UsageError) console.error(usage);
+      Deno.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * What every stage of a run shares: the run folder, the resolved
+ * configuration, the reporter, provenance and the metrics gathered so far.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { ResolvedConfig } from "../config/load.ts";
+import { configToYaml } from "../config/load.ts";
+import { writeTextAtomic } from "../fs.ts";
+import type { Reporter } from "../report.ts";
+import { writeMetrics } from "../results/metrics.ts";
+import type { Metrics } from "../results/metrics.ts";
+import { collectProvenance, ProvenanceWriter } from "../results/provenance.ts";
+import { createRunFolder, defaultRunId } from "../results/run_folder.ts";
+
+/** A run in progress. */
+export interface RunContext {
+  runId: string;
+  runDir: string;
+  artifactsDir: string;
+  resolved: ResolvedConfig;
+  reporter: Reporter;
+  provenance: ProvenanceWriter;
+  metrics: Metrics;
+}
+
+/** Options of {@linkcode startRun}. */
+export interface StartRunOptions {
+  resolved: ResolvedConfig;
+  resultsDir: string;
+  /** Defaults to `<timestamp>-<profile>-<config hash>`. */
+  runId?: string;
+  reporter: Reporter;
+  /** The command line, recorded in provenance.json. */
+  command: string[];
+  now?: Date;
+}
+
+/**
+ * Creates the run folder and writes config.yaml and provenance.json before
+ * any work.
+ *
+ * @throws {RunExistsError} When the run folder exists.
+ */
+export async function startRun(options: StartRunOptions): Promise<RunContext> {
+  const { resolved, reporter } = options;
+  const runId = options.runId ??
+    defaultRunId(options.now ?? new Date(), resolved.profile, resolved.sha256);
+  const runDir = await createRunFolder(options.resultsDir, runId);
+  await writeTextAtomic(
+    join(runDir, "config.yaml"),
+    configToYaml(resolved.config),
+  );
+  const provenance = new ProvenanceWriter(
+    join(runDir, "provenance.json"),
+    await collectProvenance({
+      runId,
+      profile: resolved.profile,
+      configSha256: resolved.sha256,
+      seed: resolved.config.seed,
+      command: options.command,
+    }),
+  );
+  await provenance.save();
+  reporter.info(`run ${runId} -> ${runDir}`);
+  return {
+    runId,
+    runDir,
+    artifactsDir: join(runDir, "artifacts"),
+    resolved,
+    reporter,
+    provenance,
+    metrics: { schema_version: 1, run_id: runId, profile: resolved.profile },
+  };
+}
+
+/** Writes the metrics gathered so far to the run's metrics.json. */
+export async function saveMetrics(context: RunContext): Promise<void> {
+  await writeMetrics(join(context.runDir, "metrics.json"), context.metrics);
+}

@@ -1,0 +1,293 @@
+/**
+ * Stage 3 of a run: the verification protocol on each configured set, for
+ * the trained model and the raw-pixel reference, with ROC plots.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Config, EvalSetConfig } from "../config/types.ts";
+import { decodeImage, resizeImage } from "../data/image.ts";
+import { makePairsSet } from "../data/make_pairs.ts";
+import { mapPool } from "../data/_pool.ts";
+import {
+  embedImages,
+  pixelEmbeddings,
+  squaredL2Distances,
+} from "../eval/embeddings.ts";
+import { parsePairs, resolvePairPaths } from "../eval/pairs.ts";
+import { rocSvg } from "../eval/roc_svg.ts";
+import {
+  type EvalMetrics,
+  evaluatePairs,
+  formatFoldTable,
+} from "../eval/verify.ts";
+import { writeTextAtomic } from "../fs.ts";
+import type { MobileFaceNet } from "../model/mobilefacenet.ts";
+import type { Reporter } from "../report.ts";
+
+/** An evaluation set on disk: an LFW-layout root and its pairs file. */
+export interface EvalSetSource {
+  name: string;
+  root: string;
+  pairsPath: string;
+}
+
+/** Images decoded at once when loading an evaluation set. */
+const LOAD_CONCURRENCY = 4;
+
+/**
+ * Locates or writes each configured evaluation set.
+ *
+ * @param synthetic The held-out synthetic set of the dataset stage, if any.
+ * @param artifactsDir Where sets made with `make_pairs` are written.
+ */
+export async function prepareEvalSets(
+  config: Config,
+  synthetic: { evalRoot: string; pairsPath: string } | null,
+  artifactsDir: string,
+  reporter: Reporter,
+): Promise<EvalSetSource[]> {
+  const sources: EvalSetSource[] = [];
+  for (const set of config.eval.sets) {
+    sources.push(
+      await prepareEvalSet(set, config, synthetic, artifactsDir, reporter),
+    );
+  }
+  return sources;
+}
+
+async function prepareEvalSet(
+  set: EvalSetConfig,
+  config: Config,
+  synthetic: { evalRoot: string; pairsPath: string } | null,
+  artifactsDir: string,
+  reporter: Reporter,
+): Promise<EvalSetSource> {
+  if (set.synthetic) {
+    if (synthetic === null) {
+      throw new Error(
+        `Cannot evaluate set "${set.name}": no synthetic set was generated: set dataset.synthetic`,
+      );
+    }
+    return {
+      name: set.name,
+      root: synthetic.evalRoot,
+      pairsPath: synthetic.pairsPath,
+    };
+  }
+  if (set.make_pairs !== null) {
+    const made = await makePairsSet(set.make_pairs, {
+      seed: config.seed,
+      outDir: join(artifactsDir, "eval", set.name),
+      extensions: config.dataset.extensions,
+      reporter,
+    });
+    reporter.info(
+      `${set.name}: wrote ${made.pairs} pairs of ${made.identities} identities to ${made.root}`,
+    );
+    return { name: set.name, root: made.root, pairsPath: made.pairsPath };
+  }
+  const pairsPath = set.pairs ?? join(set.root!, "pairs.txt");
+  return { name: set.name, root: set.root!, pairsPath };
+}
+
+/** The images of a set, decoded once each, and which two each pair uses. */
+export interface LoadedPairs {
+  /** [count, size, size, 3] RGB uint8. */
+  images: Uint8Array;
+  count: number;
+  size: number;
+  /** Index into images of each pair's first and second image. */
+  first: Int32Array;
+  second: Int32Array;
+  issame: boolean[];
+  folds: number;
+}
+
+/**
+ * Reads a pairs file and decodes every image it names, resized to `size`.
+ *
+ * @throws {SyntaxError} On a malformed pairs line, naming the line.
+ * @throws {Error} When an image is missing or cannot be decoded.
+ */
+export async function loadPairs(
+  source: EvalSetSource,
+  size: number,
+  reporter: Reporter,
+): Promise<LoadedPairs> {
+  const text = await Deno.readTextFile(source.pairsPath).catch((error) => {
+    throw new Error(
+      `Cannot read pairs file "${source.pairsPath}": ${
+        (error as Error).message
+      }`,
+    );
+  });
+  const parsed = parsePairs(text, source.pairsPath);
+  const paths = await resolvePairPaths(parsed.pairs, source.root);
+  const index = new Map<string, number>();
+  const ids = (path: string) => {
+    if (!index.has(path)) index.set(path, index.size);
+    return index.get(path)!;
+  };
+  const first = Int32Array.from(paths, (p) => ids(p.path1));
+  const second = Int32Array.from(paths, (p) => ids(p.path2));
+  const unique = [...index.keys()];
+  const imageBytes = size * size * 3;
+  const images = new Uint8Array(unique.length * imageBytes);
+  const bar = reporter.progress(
+    `${source.name} images`,
+    unique.length,
+    "images",
+  );
+  let done = 0;
+  await mapPool(unique, LOAD_CONCURRENCY, async (path, i) => {
+    const image = await resizeImage(await decodeImage(path), size);
+    images.set(image.data, i * imageBytes);
+    bar.update(++done);
+  });
+  return {
+    images,
+    count: unique.length,
+    size,
+    first,
+    second,
+    issame: parsed.pairs.map((p) => p.same),
+    folds: parsed.folds,
+  };
+}
+
+/** Squared L2 distance of each pair, from per-image normalised embeddings. */
+function pairDistances(
+  embeddings: Float32Array,
+  dim: number,
+  loaded: LoadedPairs,
+): Float64Array {
+  const pairs = loaded.first.length;
+  const a = new Float32Array(pairs * dim);
+  const b = new Float32Array(pairs * dim);
+  for (let p = 0; p < pairs; p++) {
+    a.set(
+      embeddings.subarray(loaded.first[p] * dim, (loaded.first[p] + 1) * dim),
+      p * dim,
+    );
+    b.set(
+      embeddings.subarray(loaded.second[p] * dim, (loaded.second[p] + 1) * dim),
+      p * dim,
+    );
+  }
+  return squaredL2Distances(a, b, dim);
+}
+
+/** Metrics of one model on one set, with its ROC points. */
+export interface SetResult {
+  metrics: EvalMetrics;
+  roc: { far: number[]; tar: number[] };
+}
+
+/** Options of {@linkcode evaluateSet}. */
+export interface EvaluateSetOptions {
+  config: Config;
+  /** The trained model, or null to evaluate the pixel reference only. */
+  model: MobileFaceNet | null;
+  runDir: string;
+  reporter: Reporter;
+}
+
+/**
+ * Evaluates the trained model and the raw-pixel reference on one set,
+ * writes `<set>.roc.svg` and prints the fold table.
+ */
+export async function evaluateSet(
+  source: EvalSetSource,
+  options: EvaluateSetOptions,
+): Promise<{ model: SetResult | null; pixels: SetResult | null }> {
+  const { config, model, reporter } = options;
+  const evalConfig = config.eval;
+  const loaded = await loadPairs(source, config.model.input_size, reporter);
+  if (loaded.folds !== evalConfig.folds) {
+    reporter.info(
+      `${source.name}: pairs file has ${loaded.folds} folds, eval.folds is ${evalConfig.folds}; using eval.folds`,
+    );
+  }
+  const protocol = {
+    folds: evalConfig.folds,
+    thresholdMax: evalConfig.threshold_max,
+    thresholdStep: evalConfig.threshold_step,
+    farTarget: evalConfig.far_target,
+    flip: evalConfig.flip,
+  };
+
+  let modelResult: SetResult | null = null;
+  if (model !== null) {
+    const bar = reporter.progress(
+      `${source.name} embeddings`,
+      loaded.count,
+      "images",
+    );
+    const embeddings = await embedImages(
+      loaded.images,
+      loaded.count,
+      loaded.size,
+      (batch) => model.apply(batch, false).embeddings,
+      {
+        batchSize: evalConfig.batch_size,
+        flip: evalConfig.flip,
+        onProgress: (done) => bar.update(done),
+      },
+    );
+    const evaluation = evaluatePairs(
+      pairDistances(embeddings, config.model.embedding_size, loaded),
+      loaded.issame,
+      protocol,
+    );
+    modelResult = { metrics: evaluation.metrics, roc: evaluation.roc };
+    reporter.info(
+      `${source.name}, trained model:\n${formatFoldTable(evaluation.metrics)}`,
+    );
+  }
+
+  let pixelResult: SetResult | null = null;
+  if (evalConfig.pixel_baseline.enabled) {
+    const pixelSize = evalConfig.pixel_baseline.size;
+    const embeddings = pixelEmbeddings(
+      loaded.images,
+      loaded.count,
+      loaded.size,
+      pixelSize,
+      { flip: evalConfig.flip },
+    );
+    const evaluation = evaluatePairs(
+      pairDistances(embeddings, pixelSize * pixelSize, loaded),
+      loaded.issame,
+      protocol,
+    );
+    pixelResult = { metrics: evaluation.metrics, roc: evaluation.roc };
+    reporter.info(
+      `${source.name}, raw pixels:\n${formatFoldTable(evaluation.metrics)}`,
+    );
+  }
+
+  const curves = [
+    ...(modelResult
+      ? [{ label: "trained MobileFaceNet", ...modelResult.roc }]
+      : []),
+    ...(pixelResult
+      ? [{
+        label:
+          `raw pixels ${evalConfig.pixel_baseline.size}x${evalConfig.pixel_baseline.size}`,
+        ...pixelResult.roc,
+      }]
+      : []),
+  ];
+  if (curves.length > 0) {
+    await writeTextAtomic(
+      join(options.runDir, `${source.name}.roc.svg`),
+      rocSvg({
+        title: `ROC on ${source.name} (${loaded.first.length} pairs)`,
+        curves,
+      }),
+    );
+  }
+  return { model: modelResult, pixels: pixelResult };
+}

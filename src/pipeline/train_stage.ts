@@ -1,0 +1,117 @@
+/**
+ * Stage 2 of a run: train on the built set, log each record to train.jsonl
+ * and draw loss.svg.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { configToYaml } from "../config/load.ts";
+import { loadTrainingSet } from "../data/build.ts";
+import { writeTextAtomic } from "../fs.ts";
+import { createReporter } from "../report.ts";
+import { type LossPoint, lossSvg } from "../results/loss_svg.ts";
+import type { BackendInfo } from "../runtime/backend.ts";
+import { latestCheckpoint } from "../train/checkpoint.ts";
+import { type StepRecord, train, type TrainSummary } from "../train/train.ts";
+import type { RunContext } from "./context.ts";
+
+/** Reads the records of an existing train.jsonl (for resume and plots). */
+export async function readTrainLog(path: string): Promise<StepRecord[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  return text.split("\n").filter((line) => line.trim() !== "").map(
+    (line, i) => {
+      try {
+        return JSON.parse(line) as StepRecord;
+      } catch {
+        throw new SyntaxError(
+          `Cannot parse "${path}" line ${i + 1}: not JSON: ${
+            line.slice(0, 80)
+          }`,
+        );
+      }
+    },
+  );
+}
+
+/**
+ * Trains on the dataset in `datasetDir` and records the results in the run.
+ *
+ * Each record is appended to train.jsonl as one whole line as soon as it is
+ * logged, so an interrupted run keeps every step it logged. On resume,
+ * records past the checkpoint's step are dropped first, because the resumed
+ * run logs those steps again.
+ */
+export async function runTrainStage(
+  context: RunContext,
+  datasetDir: string,
+  backend: BackendInfo,
+  options: { resume?: boolean } = {},
+): Promise<TrainSummary> {
+  const { config } = context.resolved;
+  const logPath = join(context.runDir, "train.jsonl");
+  const data = await loadTrainingSet(datasetDir, config.model.input_size);
+  context.reporter.info(
+    `training on ${data.labels.length} images of ${data.numClasses} identities (${backend.name} backend)`,
+  );
+
+  if (options.resume) {
+    // Keep the records up to the checkpoint the run resumes from.
+    const latest = await latestCheckpoint(
+      join(context.artifactsDir, "checkpoints"),
+    );
+    const step = latest === null ? 0 : Number(/step_(\d+)/.exec(latest)![1]);
+    const kept = (await readTrainLog(logPath)).filter((r) => r.step <= step);
+    await writeTextAtomic(
+      logPath,
+      kept.map((r) => JSON.stringify(r) + "\n").join(""),
+    );
+  }
+  const file = await Deno.open(logPath, { create: true, append: true });
+  const encoder = new TextEncoder();
+  const reporter = createReporter({
+    writer: { writeLine: (line) => context.reporter.info(line) },
+    onRecord: (record) => {
+      file.writeSync(encoder.encode(JSON.stringify(record) + "\n"));
+      context.reporter.record(record);
+    },
+  });
+  let summary: TrainSummary;
+  try {
+    summary = await train({
+      config,
+      configSha256: context.resolved.sha256,
+      configYaml: configToYaml(config),
+      data: {
+        images: data.images,
+        labels: data.labels,
+        count: data.labels.length,
+        size: config.model.input_size,
+        numClasses: data.numClasses,
+      },
+      artifactsDir: context.artifactsDir,
+      reporter,
+      resume: options.resume,
+    });
+  } finally {
+    file.close();
+  }
+
+  const records = await readTrainLog(logPath);
+  const points: LossPoint[] = records.map((r) => ({
+    step: r.step,
+    loss: r.loss,
+    accuracy: r.accuracy,
+  }));
+  await writeTextAtomic(
+    join(context.runDir, "loss.svg"),
+    lossSvg(`Training loss, ${context.runId}`, points),
+  );
+  return summary;
+}

@@ -1,0 +1,93 @@
+/**
+ * metrics.json (schema_version 1): what a run measured. A field the run did
+ * not produce is absent, never zero-filled.
+ *
+ * @module
+ */
+
+import type { EvalMetrics } from "../eval/verify.ts";
+import { writeJsonAtomic } from "../fs.ts";
+
+/** Counts of the dataset stage. */
+export interface DatasetMetrics {
+  identities_in: number;
+  images_in: number;
+  identities_kept: number;
+  images_out: number;
+  by_rule: {
+    sampled_350: number;
+    kept: number;
+    kept_opened: number;
+    kept_opened_noised: number;
+    dropped: number;
+  };
+  manifest_sha256: string;
+}
+
+/** The metrics.json of a run folder. */
+export interface Metrics {
+  schema_version: 1;
+  run_id: string;
+  profile: string;
+  dataset?: DatasetMetrics;
+  model?: {
+    name: string;
+    parameters: number;
+    multiply_adds: number;
+    embedding_size: number;
+  };
+  train?: {
+    steps: number;
+    effective_batch: number;
+    micro_batch: number;
+    accumulation_steps: number;
+    arcface_shards: number;
+    final_loss: number;
+    images_per_second: number;
+    peak_memory_bytes: { planned?: number; measured: number };
+  };
+  eval?: Record<string, EvalMetrics>;
+  reference?: Record<
+    string,
+    { model: string; accuracy_mean: number } & Partial<EvalMetrics>
+  >;
+}
+
+/** Returns the dotted path of the first non-finite or undefined number, if any. */
+export function findInvalidNumber(value: unknown, path = ""): string | null {
+  if (typeof value === "number") return Number.isFinite(value) ? null : path;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = findInvalidNumber(item, `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (item === undefined) return path ? `${path}.${key}` : key;
+      const found = findInvalidNumber(item, path ? `${path}.${key}` : key);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
+/**
+ * Writes metrics.json atomically.
+ *
+ * @throws {RangeError} When a value is NaN, infinite or undefined: such a
+ *     field must be left out instead.
+ */
+export async function writeMetrics(
+  path: string,
+  metrics: Metrics,
+): Promise<void> {
+  const invalid = findInvalidNumber(metrics);
+  if (invalid !== null) {
+    throw new RangeError(
+      `Cannot write metrics "${path}": field "${invalid}" is not a finite number`,
+    );
+  }
+  await writeJsonAtomic(path, metrics);
+}

@@ -1,0 +1,144 @@
+/**
+ * Provenance of a run, recorded before any work (as DINO does): the code
+ * version, the lock file, the configuration and seeds, the runtime and the
+ * machine, then the start and end of each stage and the hashes of what
+ * each stage produced.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import os from "node:os";
+import { sha256File } from "../hash.ts";
+import { writeJsonAtomic } from "../fs.ts";
+
+/** Where one stage's time went and what it produced. */
+export interface StageRecord {
+  started: string;
+  ended?: string;
+  seconds?: number;
+  skipped?: boolean;
+  backend?: Record<string, unknown>;
+  /** Files the stage wrote, by role: path (relative to the run folder or absolute) and SHA-256. */
+  artifacts?: Record<string, { path: string; sha256: string }>;
+}
+
+/** The provenance.json of a run folder. */
+export interface Provenance {
+  schema_version: 1;
+  run_id: string;
+  profile: string;
+  git: { commit: string | null; dirty: boolean | null };
+  deno_lock_sha256: string | null;
+  config_sha256: string;
+  dataset_manifest_sha256?: string;
+  seeds: Record<string, number>;
+  runtime: { deno: string; v8: string; typescript: string; tfjs: string };
+  machine: {
+    platform: string;
+    arch: string;
+    cpu: string;
+    cores: number;
+    memory_bytes: number;
+  };
+  command: string[];
+  stages: Record<string, StageRecord>;
+}
+
+async function git(args: string[]): Promise<string | null> {
+  try {
+    const output = await new Deno.Command("git", {
+      args,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return output.success
+      ? new TextDecoder().decode(output.stdout).trim()
+      : null;
+  } catch {
+    // git is not installed, or the run lacks permission to start it.
+    return null;
+  }
+}
+
+/** Collects the provenance known before any stage runs. */
+export async function collectProvenance(options: {
+  runId: string;
+  profile: string;
+  configSha256: string;
+  seed: number;
+  command: string[];
+  lockPath?: string;
+}): Promise<Provenance> {
+  const commit = await git(["rev-parse", "HEAD"]);
+  const status = commit === null
+    ? null
+    : await git(["status", "--porcelain", "--untracked-files=no"]);
+  let lockSha: string | null = null;
+  try {
+    lockSha = await sha256File(options.lockPath ?? "deno.lock");
+  } catch {
+    lockSha = null;
+  }
+  const cpus = os.cpus();
+  return {
+    schema_version: 1,
+    run_id: options.runId,
+    profile: options.profile,
+    git: { commit, dirty: status === null ? null : status.length > 0 },
+    deno_lock_sha256: lockSha,
+    config_sha256: options.configSha256,
+    seeds: { run: options.seed },
+    runtime: {
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+      typescript: Deno.version.typescript,
+      tfjs: tf.version.tfjs,
+    },
+    machine: {
+      platform: os.platform(),
+      arch: os.arch(),
+      cpu: cpus[0]?.model ?? "unknown",
+      cores: cpus.length,
+      memory_bytes: os.totalmem(),
+    },
+    command: options.command,
+    stages: {},
+  };
+}
+
+/** Keeps provenance.json of a run folder current, rewriting it atomically. */
+export class ProvenanceWriter {
+  readonly path: string;
+  readonly provenance: Provenance;
+
+  constructor(path: string, provenance: Provenance) {
+    this.path = path;
+    this.provenance = provenance;
+  }
+
+  /** Writes the current provenance. */
+  async save(): Promise<void> {
+    await writeJsonAtomic(this.path, this.provenance);
+  }
+
+  /** Marks a stage started and saves. */
+  async start(stage: string): Promise<void> {
+    this.provenance.stages[stage] = { started: new Date().toISOString() };
+    await this.save();
+  }
+
+  /** Marks a stage ended, merges what it reports, and saves. */
+  async end(
+    stage: string,
+    details: Omit<StageRecord, "started" | "ended" | "seconds"> = {},
+  ): Promise<void> {
+    const record = this.provenance.stages[stage];
+    const ended = new Date();
+    Object.assign(record, details, {
+      ended: ended.toISOString(),
+      seconds: (ended.getTime() - Date.parse(record.started)) / 1000,
+    });
+    await this.save();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `deno task reproduce`: every stage of the pipeline into one run folder.
+ *
+ * @module
+ */
+
+import {
+  CONFIG_FLAGS,
+  parseFlags,
+  resolveConfig,
+  runTask,
+  terminalReporter,
+} from "../src/cli.ts";
+import { reproduce } from "../src/pipeline/reproduce.ts";
+
+const USAGE =
+  `Usage: deno task reproduce [--profile NAME | --config FILE] [--set key=value]...
+                           [--results-dir DIR] [--run-id ID] [--backend NAME]
+
+  --profile NAME     configs/NAME.yaml (default: paper; smoke runs on generated data)
+  --config FILE      a config file instead of a profile
+  --set key=value    override one config key, such as train.steps=100 (repeatable)
+  --results-dir DIR  parent of the run folder (default: results)
+  --run-id ID        run folder name (default: <UTC time>-<profile>-<config hash>)
+  --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)`;
+
+await runTask(async () => {
+  const { values } = parseFlags(Deno.args, {
+    ...CONFIG_FLAGS,
+    "results-dir": { type: "string" },
+    "run-id": { type: "string" },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const resolved = await resolveConfig(values);
+  const context = await reproduce({
+    resolved,
+    resultsDir: values["results-dir"] ?? "results",
+    runId: values["run-id"],
+    reporter: terminalReporter(),
+    command: ["reproduce", ...Deno.args],
+  });
+  const lines = [`run folder: ${context.runDir}`];
+  for (const [name, metrics] of Object.entries(context.metrics.eval ?? {})) {
+    const reference = context.metrics.reference?.[name];
+    lines.push(
+      `${name}: trained ${(100 * metrics.accuracy_mean).toFixed(2)}% ± ${
+        (100 * metrics.accuracy_std).toFixed(2)
+      }` +
+        (reference
+          ? `, ${reference.model} ${
+            (100 * reference.accuracy_mean).toFixed(2)
+          }%`
+          : ""),
+    );
+  }
+  console.log(lines.join("\n"));
+}, USAGE);
