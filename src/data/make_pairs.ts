@@ -70,7 +70,8 @@ async function splitFolds(
   options: DrawPairsOptions & { namespace: string },
 ): Promise<PairsIdentity[][]> {
   const { folds } = options;
-  if (identities.length < folds) {
+  // A fold needs two identities for its different-person pairs.
+  if (identities.length < 2 * folds) {
     return Array.from({ length: folds }, () => identities);
   }
   const rng = await deriveRng(options.seed, `${options.namespace}/split`);
@@ -89,9 +90,10 @@ async function splitFolds(
  * pairs, each block sorted by name and index.
  *
  * Fold f, counted from 0, draws with `deriveRng(seed, "<namespace>/<f>")`,
- * and the split of identities over folds uses `"<namespace>/split"`. Each identity belongs to
- * one fold when there are at least `folds` identities; with fewer, the folds
- * share identities but still never repeat a pair. A same-person pair draws an
+ * and the split of identities over folds uses `"<namespace>/split"`. Each
+ * identity belongs to one fold when there are at least two identities per
+ * fold; with fewer, the folds share identities (so the threshold chosen on
+ * nine folds has seen the people of the tenth) but never repeat a pair. A same-person pair draws an
  * identity uniformly and then two distinct images of it. A different-person
  * pair draws two identities and one image of each, with the names in
  * code-point order. No pair appears twice in the whole set.

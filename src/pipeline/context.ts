@@ -7,12 +7,19 @@
 
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
-import { configToYaml } from "../config/load.ts";
-import { writeTextAtomic } from "../fs.ts";
+import { canonicalJson, configToYaml } from "../config/load.ts";
+import { validateConfig } from "../config/validate.ts";
+import { parse } from "yaml";
+import { sha256Hex } from "../hash.ts";
+import { exists, writeTextAtomic } from "../fs.ts";
 import type { Reporter } from "../report.ts";
 import { writeMetrics } from "../results/metrics.ts";
 import type { Metrics } from "../results/metrics.ts";
-import { collectProvenance, ProvenanceWriter } from "../results/provenance.ts";
+import {
+  collectProvenance,
+  type Provenance,
+  ProvenanceWriter,
+} from "../results/provenance.ts";
 import { createRunFolder, defaultRunId } from "../results/run_folder.ts";
 
 /** A run in progress. */
@@ -79,4 +86,50 @@ export async function startRun(options: StartRunOptions): Promise<RunContext> {
 /** Writes the metrics gathered so far to the run's metrics.json. */
 export async function saveMetrics(context: RunContext): Promise<void> {
   await writeMetrics(join(context.runDir, "metrics.json"), context.metrics);
+}
+
+/**
+ * Reopens an existing run folder (for `train --resume`): its saved config,
+ * provenance and metrics.
+ *
+ * @throws {Error} When the folder lacks config.yaml or provenance.json.
+ */
+export async function reopenRun(
+  runDir: string,
+  reporter: Reporter,
+): Promise<RunContext> {
+  const configPath = join(runDir, "config.yaml");
+  const provenancePath = join(runDir, "provenance.json");
+  if (!(await exists(configPath)) || !(await exists(provenancePath))) {
+    throw new Error(
+      `Cannot resume run "${runDir}": config.yaml or provenance.json is missing: pass a run folder made by train or reproduce`,
+    );
+  }
+  const config = validateConfig(
+    parse(await Deno.readTextFile(configPath)),
+    `"${configPath}"`,
+  );
+  const saved = JSON.parse(
+    await Deno.readTextFile(provenancePath),
+  ) as Provenance;
+  const sha256 = await sha256Hex(canonicalJson(config));
+  const metricsPath = join(runDir, "metrics.json");
+  const metrics: Metrics = (await exists(metricsPath))
+    ? JSON.parse(await Deno.readTextFile(metricsPath))
+    : { schema_version: 1, run_id: saved.run_id, profile: saved.profile };
+  return {
+    runId: saved.run_id,
+    runDir,
+    artifactsDir: join(runDir, "artifacts"),
+    resolved: {
+      config,
+      profile: saved.profile,
+      path: configPath,
+      overrides: [],
+      sha256,
+    },
+    reporter,
+    provenance: new ProvenanceWriter(provenancePath, saved),
+    metrics,
+  };
 }

@@ -13,8 +13,9 @@ import { countModel, mobileFaceNetUnits } from "../model/architecture.ts";
 import type { Reporter } from "../report.ts";
 import { selectBackend } from "../runtime/backend.ts";
 import { loadTrainedModel } from "../train/checkpoint.ts";
+import type { TrainSummary } from "../train/train.ts";
 import { type RunContext, saveMetrics, startRun } from "./context.ts";
-import { runDatasetStage } from "./dataset_stage.ts";
+import { type DatasetStageResult, runDatasetStage } from "./dataset_stage.ts";
 import { evaluateSet, prepareEvalSets } from "./eval_stage.ts";
 import { checkInputs } from "./preflight.ts";
 import { runTrainStage } from "./train_stage.ts";
@@ -35,22 +36,12 @@ function relativeToRun(context: RunContext, path: string): string {
     : path;
 }
 
-/**
- * Runs every stage and returns the run context with its final metrics.
- *
- * @throws {MissingDataError} Before any work, when the profile's data is missing.
- * @throws {RunExistsError} When the run folder exists.
- */
-export async function reproduce(
-  options: ReproduceOptions,
-): Promise<RunContext> {
-  const { resolved, reporter } = options;
-  const { config } = resolved;
-  await checkInputs(config, resolved.profile);
-  const context = await startRun(options);
-  const { provenance, metrics } = context;
-
-  // stage 1: dataset
+/** Runs stage 1 and records its counts, hashes and the model's size. */
+export async function datasetStep(
+  context: RunContext,
+): Promise<DatasetStageResult> {
+  const { provenance, metrics, reporter } = context;
+  const { config } = context.resolved;
   await provenance.start("dataset");
   const dataset = await runDatasetStage(config, reporter);
   const manifestPath = join(dataset.dir, "manifest.jsonl");
@@ -89,14 +80,23 @@ export async function reproduce(
     `dataset: ${dataset.summary.images_out} images of ${dataset.summary.identities_kept} identities ` +
       `(from ${dataset.summary.images_in} images of ${dataset.summary.identities_in})`,
   );
+  return dataset;
+}
 
-  // stage 2: train
-  const trainBackend = await selectBackend(config.runtime, "train");
-  reporter.info(`train backend: ${trainBackend.name} (${trainBackend.reason})`);
+/** Runs stage 2 on the built set and records the training figures. */
+export async function trainStep(
+  context: RunContext,
+  datasetDir: string,
+  options: { resume?: boolean } = {},
+): Promise<TrainSummary> {
+  const { provenance, metrics, reporter } = context;
+  const { config } = context.resolved;
+  const backend = await selectBackend(config.runtime, "train");
+  reporter.info(`train backend: ${backend.name} (${backend.reason})`);
   await provenance.start("train");
-  const summary = await runTrainStage(context, dataset.dir, trainBackend);
+  const summary = await runTrainStage(context, datasetDir, backend, options);
   await provenance.end("train", {
-    backend: { ...trainBackend },
+    backend: { ...backend },
     artifacts: {
       model: {
         path: relativeToRun(context, summary.model_path),
@@ -115,20 +115,32 @@ export async function reproduce(
     peak_memory_bytes: { measured: summary.peak_memory_bytes.measured },
   };
   await saveMetrics(context);
+  return summary;
+}
 
-  // stage 3: evaluate
-  const evalBackend = await selectBackend(config.runtime, "infer");
-  reporter.info(
-    `evaluation backend: ${evalBackend.name} (${evalBackend.reason})`,
-  );
+/**
+ * Runs stage 3: every configured set with the model at `modelPath` (or the
+ * pixel reference alone when it is null), recording metrics per set.
+ */
+export async function evaluateStep(
+  context: RunContext,
+  modelPath: string | null,
+  synthetic: DatasetStageResult["synthetic"],
+): Promise<void> {
+  const { provenance, metrics, reporter } = context;
+  const { config } = context.resolved;
+  const backend = await selectBackend(config.runtime, "infer");
+  reporter.info(`evaluation backend: ${backend.name} (${backend.reason})`);
   await provenance.start("evaluate");
   const sources = await prepareEvalSets(
     config,
-    dataset.synthetic,
+    synthetic,
     context.artifactsDir,
     reporter,
   );
-  const model = await loadTrainedModel(config.model, summary.model_path);
+  const model = modelPath === null
+    ? null
+    : await loadTrainedModel(config.model, modelPath);
   try {
     for (const source of sources) {
       const result = await evaluateSet(source, {
@@ -149,8 +161,25 @@ export async function reproduce(
       await saveMetrics(context);
     }
   } finally {
-    model.dispose();
+    model?.dispose();
   }
-  await provenance.end("evaluate", { backend: { ...evalBackend } });
+  await provenance.end("evaluate", { backend: { ...backend } });
+}
+
+/**
+ * Runs every stage into a new run folder and returns its context.
+ *
+ * @throws {MissingDataError} Before any work, when the profile's data is missing.
+ * @throws {RunExistsError} When the run folder exists.
+ */
+export async function reproduce(
+  options: ReproduceOptions,
+): Promise<RunContext> {
+  const { config } = options.resolved;
+  await checkInputs(config, options.resolved.profile);
+  const context = await startRun(options);
+  const dataset = await datasetStep(context);
+  const summary = await trainStep(context, dataset.dir);
+  await evaluateStep(context, summary.model_path, dataset.synthetic);
   return context;
 }

@@ -119,6 +119,14 @@ Deno.test("drawPairs shares identities when folds outnumber them", async () => {
   checkPairs(pairs, set, 4, 2);
 });
 
+Deno.test("drawPairs shares identities with one per fold", async () => {
+  // 10 identities in 10 folds would leave each fold without a second
+  // identity for its different-person pairs (the AT&T s31..s40 set).
+  const set = identities(10, 10);
+  const pairs = await drawPairs(set, { seed: 2, folds: 10, perFold: 30 });
+  checkPairs(pairs, set, 10, 30);
+});
+
 Deno.test("drawPairs uses every pair when exactly enough", async () => {
   // 3 identities x 2 images give exactly 3 same-person pairs.
   const set = identities(3, 2);

@@ -1,0 +1,61 @@
+/**
+ * `deno task evaluate`: stage 3 alone. Runs the verification protocol on
+ * each configured set with a trained model file, into a new run folder.
+ *
+ * @module
+ */
+
+import {
+  CONFIG_FLAGS,
+  parseFlags,
+  resolveConfig,
+  runTask,
+  terminalReporter,
+  UsageError,
+} from "../src/cli.ts";
+import { saveMetrics, startRun } from "../src/pipeline/context.ts";
+import { runDatasetStage } from "../src/pipeline/dataset_stage.ts";
+import { checkInputs } from "../src/pipeline/preflight.ts";
+import { evaluateStep } from "../src/pipeline/reproduce.ts";
+
+const USAGE =
+  `Usage: deno task evaluate [--profile NAME | --config FILE] [--set key=value]...
+                          [--model PATH] [--results-dir DIR] [--run-id ID] [--backend NAME]
+
+  --model PATH   model.safetensors written by train or reproduce; without it
+                 only the raw-pixel reference is evaluated`;
+
+await runTask(async () => {
+  const { values } = parseFlags(Deno.args, {
+    ...CONFIG_FLAGS,
+    model: { type: "string" },
+    "results-dir": { type: "string" },
+    "run-id": { type: "string" },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (values.model === "pretrained") {
+    throw new UsageError(
+      "--model pretrained needs the imported reference weights, which this version does not provide yet",
+    );
+  }
+  const resolved = await resolveConfig(values);
+  await checkInputs(resolved.config, resolved.profile);
+  const reporter = terminalReporter();
+  // The synthetic evaluation set is generated with the dataset.
+  const synthetic = resolved.config.dataset.synthetic === null
+    ? null
+    : (await runDatasetStage(resolved.config, reporter)).synthetic;
+  const context = await startRun({
+    resolved,
+    resultsDir: values["results-dir"] ?? "results",
+    runId: values["run-id"],
+    reporter,
+    command: ["evaluate", ...Deno.args],
+  });
+  await evaluateStep(context, values.model ?? null, synthetic);
+  await saveMetrics(context);
+  console.log(`run folder: ${context.runDir}`);
+}, USAGE);
