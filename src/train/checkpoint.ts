@@ -12,6 +12,8 @@ import { join } from "node:path";
 import type { NamedArray } from "../safetensors.ts";
 import { readSafetensors, writeSafetensors } from "../safetensors.ts";
 import type { SamplerPosition } from "./batches.ts";
+import type { ModelConfig } from "../config/types.ts";
+import { MobileFaceNet } from "../model/mobilefacenet.ts";
 
 /** What a checkpoint records besides the tensors. */
 export interface CheckpointState {
@@ -104,4 +106,30 @@ export async function latestCheckpoint(dir: string): Promise<string | null> {
   }
   names.sort();
   return names.length > 0 ? join(dir, names[names.length - 1]) : null;
+}
+
+/**
+ * Builds a MobileFaceNet and loads trained weights into it (the
+ * `model.safetensors` a run writes, or any training checkpoint).
+ *
+ * The caller disposes the model.
+ */
+export async function loadTrainedModel(
+  config: ModelConfig,
+  path: string,
+): Promise<MobileFaceNet> {
+  const model = await MobileFaceNet.create(config, 0);
+  try {
+    await loadCheckpoint(
+      path,
+      model.namedVariables().map((v) => ({
+        name: v.name,
+        variable: v.variable,
+      })),
+    );
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
 }
