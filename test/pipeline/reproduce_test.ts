@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config/load.ts";
+import { MissingDataError } from "../../src/pipeline/preflight.ts";
+import { reproduce } from "../../src/pipeline/reproduce.ts";
+import { createReporter } from "../../src/report.ts";
+import { RunExistsError } from "../../src/results/run_folder.ts";
+
+const CONFIGS = new URL("../../configs/", import.meta.url).pathname;
+
+/** The smoke profile shrunk to seconds: 16x16 faces, two steps, cpu. */
+function tinySmoke(cacheDir: string): string[] {
+  return [
+    "runtime.backend=cpu",
+    `dataset.cache_dir=${cacheDir}`,
+    "dataset.synthetic.train_identities=10",
+    "dataset.synthetic.eval_identities=8",
+    "dataset.synthetic.eval_images_per_identity=4",
+    "dataset.synthetic.eval_folds=2",
+    "dataset.synthetic.eval_per_fold=6",
+    "dataset.synthetic.canvas_size=32",
+    "dataset.image_size=16",
+    "model.input_size=16",
+    "model.width_multiplier=0.125",
+    "model.embedding_size=8",
+    "train.batch_size=8",
+    "train.micro_batch_size=4",
+    "train.steps=2",
+    "train.lr_milestones=[]",
+    "train.warmup_steps=0",
+    "train.log_every=1",
+    "eval.folds=2",
+  ];
+}
+
+Deno.test("reproduce writes a complete run folder and refuses to overwrite it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lines: string[] = [];
+    const reporter = createReporter({
+      writer: { writeLine: (line) => lines.push(line) },
+    });
+    const resolved = await loadConfig(
+      join(CONFIGS, "smoke.yaml"),
+      tinySmoke(join(dir, "cache")),
+    );
+    const options = {
+      resolved,
+      resultsDir: join(dir, "results"),
+      runId: "tiny",
+      reporter,
+      command: ["test"],
+    };
+    const context = await reproduce(options);
+
+    for (
+      const name of [
+        "config.yaml",
+        "provenance.json",
+        "metrics.json",
+        "train.jsonl",
+        "loss.svg",
+        "synthetic.roc.svg",
+      ]
+    ) {
+      await Deno.stat(join(context.runDir, name));
+    }
+    const metrics = JSON.parse(
+      await Deno.readTextFile(join(context.runDir, "metrics.json")),
+    );
+    assert.equal(metrics.run_id, "tiny");
+    assert.equal(metrics.profile, "smoke");
+    assert.equal(metrics.dataset.by_rule.dropped, 2);
+    assert.equal(metrics.train.steps, 2);
+    assert.equal(metrics.train.accumulation_steps, 2);
+    assert.equal(metrics.eval.synthetic.pairs, 24);
+    assert.equal(metrics.reference.synthetic.model, "pixels");
+    const provenance = JSON.parse(
+      await Deno.readTextFile(join(context.runDir, "provenance.json")),
+    );
+    assert.equal(provenance.config_sha256, resolved.sha256);
+    assert.deepEqual(Object.keys(provenance.stages), [
+      "dataset",
+      "train",
+      "evaluate",
+    ]);
+    const log = (await Deno.readTextFile(join(context.runDir, "train.jsonl")))
+      .trim().split("\n");
+    assert.equal(log.length, 2);
+    assert.deepEqual(Object.keys(JSON.parse(log[0])), [
+      "step",
+      "epoch",
+      "lr",
+      "loss",
+      "accuracy",
+      "images_per_second",
+    ]);
+
+    await assert.rejects(reproduce(options), RunExistsError);
+
+    // A second run with the same inputs reuses the cached dataset.
+    lines.length = 0;
+    await reproduce({ ...options, runId: "tiny-2" });
+    assert.ok(
+      lines.some((line) => line.startsWith("dataset: reusing")),
+      lines.join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reproduce stops before any work when data is missing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const resolved = await loadConfig(join(CONFIGS, "paper.yaml"), [
+      "dataset.roots[0].path=/nonexistent/celebrity",
+      "dataset.roots[1].path=/nonexistent/msra",
+      "eval.sets[0].root=/nonexistent/lfw",
+      "eval.sets[0].pairs=/nonexistent/lfw/pairs.txt",
+    ]);
+    const reporter = createReporter({ writer: { writeLine: () => {} } });
+    await assert.rejects(
+      reproduce({
+        resolved,
+        resultsDir: join(dir, "results"),
+        reporter,
+        command: ["test"],
+      }),
+      (error: Error) =>
+        error instanceof MissingDataError &&
+        error.message.includes(
+          'dataset.roots[0].path: "/nonexistent/celebrity" not found',
+        ) &&
+        error.message.includes("--profile smoke"),
+    );
+    await assert.rejects(Deno.stat(join(dir, "results")), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
