@@ -188,7 +188,7 @@ export function arcFaceLoss(
     let runningSum = tf.zeros([n, 1]) as tf.Tensor2D;
     let targetLogit = tf.zeros([n]) as tf.Tensor1D;
     let bestLogit = tf.fill([n], -Infinity) as tf.Tensor1D;
-    let bestIsTarget = tf.zeros([n], "bool") as tf.Tensor1D;
+    let bestIsTarget = tf.zeros([n]) as tf.Tensor1D;
     weights.forEach((w, k) => {
       const next = tf.tidy(() => {
         const { unit } = normalizeColumns(w);
@@ -207,9 +207,13 @@ export function arcFaceLoss(
         );
         const target = tf.add(targetLogit, shardTarget);
         const shardBest = tf.max(logits, 1);
-        const shardBestIsTarget = tf.logicalAnd(
-          tf.any(isTarget, 1),
-          tf.greaterEqual(shardTarget, shardBest),
+        // 1 where this shard owns the target and the target logit is its
+        // largest, else 0. Kept in float32: with bool tensors here the wasm
+        // backend of TF.js 4.22.0 overwrote the merged maximum.
+        const owns = tf.sum(tf.cast(isTarget, "float32"), 1);
+        const shardBestIsTarget = tf.mul(
+          owns,
+          tf.cast(tf.greaterEqual(shardTarget, shardBest), "float32"),
         );
         const better = tf.greater(shardBest, bestLogit);
         return [
@@ -240,7 +244,7 @@ export function arcFaceLoss(
       n,
     ]) as tf.Tensor1D;
     const value = tf.mean(tf.sub(logSumExp, targetLogit)) as tf.Scalar;
-    accuracy = tf.keep(tf.mean(tf.cast(bestIsTarget, "float32")) as tf.Scalar);
+    accuracy = tf.keep(tf.mean(bestIsTarget) as tf.Scalar);
     save([x, unitEmbeddings, logSumExp, ...weights]);
 
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {

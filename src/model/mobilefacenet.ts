@@ -13,6 +13,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config/types.ts";
 import { deriveRng } from "../rng.ts";
 import { type ConvUnit, mobileFaceNetUnits } from "./architecture.ts";
+import { batchNormTraining } from "./batch_norm.ts";
+import { pointwiseProduct } from "./pointwise.ts";
 
 /** Batch mean and variance of one unit's conv output, from a training pass. */
 export interface BatchMoments {
@@ -85,7 +87,12 @@ function convolve(
     // [N, H, W, C_in] -> [N*H*W, C_in] x [C_in, C_out] -> [N, H, W, C_out]
     const rows = tf.reshape(input, [n * h * w, c]) as tf.Tensor2D;
     const matrix = tf.reshape(weight, [c, unit.outChannels]) as tf.Tensor2D;
-    return tf.reshape(tf.matMul(rows, matrix), [n, h, w, unit.outChannels]);
+    return tf.reshape(pointwiseProduct(rows, matrix), [
+      n,
+      h,
+      w,
+      unit.outChannels,
+    ]);
   }
   return tf.conv2d(input, weight, unit.stride, unit.padding);
 }
@@ -216,22 +223,20 @@ export class MobileFaceNet {
       const input = x;
       let y = convolve(input, weights.weight as tf.Tensor4D, unit);
       if (training) {
-        // N, H, W are reduced: one mean and variance per channel.
-        const { mean, variance } = tf.moments(y, [0, 1, 2]);
-        const [n, oh, ow] = y.shape;
-        moments.push({
-          mean: tf.keep(mean as tf.Tensor1D),
-          variance: tf.keep(variance as tf.Tensor1D),
-          count: n * oh * ow,
-        });
-        y = tf.batchNorm4d(
+        // Normalise with the moments over N, H and W of this batch.
+        const normalized = batchNormTraining(
           y,
-          mean as tf.Tensor1D,
-          variance as tf.Tensor1D,
-          weights.beta as tf.Tensor1D,
           weights.gamma as tf.Tensor1D,
+          weights.beta as tf.Tensor1D,
           epsilon,
         );
+        const [n, oh, ow] = y.shape;
+        moments.push({
+          mean: normalized.mean,
+          variance: normalized.variance,
+          count: n * oh * ow,
+        });
+        y = normalized.y;
       } else {
         y = tf.batchNorm4d(
           y,
