@@ -188,3 +188,40 @@ Deno.test("arcFaceLoss rejects a shard of the wrong depth", () => {
   );
   tf.dispose([x, w, labels]);
 });
+
+Deno.test("arcFaceLoss agrees on the wasm and cpu backends", async () => {
+  await import("@tensorflow/tfjs-backend-wasm");
+  const rng = new Rng([5, 6, 7, 8]);
+  const [n, d, classes] = [16, 8, 50];
+  const x = Array.from({ length: n * d }, () => rng.normal());
+  const w = Array.from({ length: d * classes }, () => rng.normal());
+  const labels = Array.from({ length: n }, () => rng.int(classes));
+  const run = () => {
+    const embeddings = tf.tensor2d(x, [n, d]);
+    const weights = tf.tensor2d(w, [d, classes]);
+    const shards = [
+      tf.slice(weights, [0, 0], [d, 20]),
+      tf.slice(weights, [0, 20], [d, 30]),
+    ] as tf.Tensor2D[];
+    const labelTensor = tf.tensor1d(labels, "int32");
+    const { loss, accuracy } = arcFaceLoss(
+      embeddings,
+      shards,
+      labelTensor,
+      OPTIONS,
+    );
+    const values = [loss.dataSync()[0], accuracy.dataSync()[0]];
+    tf.dispose([embeddings, weights, ...shards, labelTensor, loss, accuracy]);
+    return values;
+  };
+  await tf.setBackend("cpu");
+  const [cpuLoss, cpuAccuracy] = run();
+  await tf.setBackend("wasm");
+  const [wasmLoss, wasmAccuracy] = run();
+  await tf.setBackend("cpu");
+  assert.ok(
+    Math.abs(wasmLoss - cpuLoss) / cpuLoss < 1e-5,
+    `wasm ${wasmLoss}, cpu ${cpuLoss}`,
+  );
+  assert.equal(wasmAccuracy, cpuAccuracy);
+});
