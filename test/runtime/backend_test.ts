@@ -54,7 +54,7 @@ Deno.test("selectBackend wasm with 1 thread can train", async () => {
     );
     return gradient(tf.ones([3, 3, 2, 1])).dataSync();
   });
-  // The centre tap sees all 16 positions, a corner tap 3 * 3 of them.
+  // The centre tap multiplies all 16 input positions, and a corner tap 9.
   assert.equal(dw[(1 * 3 + 1) * 2], 16);
   assert.equal(dw[0], 9);
 });
@@ -83,6 +83,24 @@ Deno.test("selectBackend auto follows the adapter probe", async () => {
     assert.equal(info.threads, 1);
     assert.match(info.reason, /already initialised/);
   }
+});
+
+Deno.test("selectBackend webgpu reports the adapter", async () => {
+  const adapter = await probeGpuAdapter();
+  const selection = selectBackend({ backend: "webgpu", threads: 0 }, "infer");
+
+  if (adapter === null) {
+    await assert.rejects(() => selection, {
+      message:
+        'Cannot initialise TF.js backend "webgpu": no WebGPU adapter is available (navigator.gpu is missing or requestAdapter() returned null)',
+    });
+    return;
+  }
+  const info = await selection;
+  assert.equal(info.name, "webgpu");
+  assert.equal(tf.getBackend(), "webgpu");
+  assert.equal(info.adapter, adapter.description);
+  assert.equal(info.fallbackAdapter, adapter.fallback);
 });
 
 const tfjsNodeInstalled = await import("@tensorflow/tfjs-node").then(

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { registerThreadedWasmBackend } from "../../src/runtime/wasm_threads.ts";
-import { assertClose, randomValues } from "./wasm_kernels/_gradient_check.ts";
+import {
+  assertClose,
+  assertWasmMatchesCpu,
+  randomValues,
+} from "./wasm_kernels/_gradient_check.ts";
 
 Deno.test("registerThreadedWasmBackend rejects 0 threads", async () => {
   await assert.rejects(() => registerThreadedWasmBackend(0), {
@@ -36,6 +40,15 @@ Deno.test({
     assert.equal(info.threads, 2);
     assert.doesNotMatch(info.reason, /failed/);
     assertClose(convolution(), expected, "conv2d");
+    for (const kind of ["conv2d", "depthwise"] as const) {
+      await assertWasmMatchesCpu({
+        kind,
+        inputShape: [4, 28, 28, 16],
+        filterShape: [3, 3, 16, kind === "conv2d" ? 24 : 1],
+        strides: 2,
+        pad: "same",
+      });
+    }
     await assert.rejects(() => registerThreadedWasmBackend(2), {
       name: "Error",
       message:

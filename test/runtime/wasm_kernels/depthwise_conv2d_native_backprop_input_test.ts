@@ -3,8 +3,9 @@ import * as tf from "@tensorflow/tfjs";
 import { assertClose, randomValues } from "./_gradient_check.ts";
 
 // tf.grads cases for this kernel run in the backprop filter test, which
-// compares dx as well. These tests call the kernel directly, once on each of
-// its two paths: the convolution at stride 1 and the scatter otherwise.
+// compares dx as well. These tests call the kernel directly on each of its two
+// paths: the convolution at stride 1, and the scatter for other strides, wide
+// padding and global kernels.
 
 /** Runs the kernel on a backend and returns dx. */
 async function backpropInput(
@@ -35,26 +36,39 @@ async function backpropInput(
   return values;
 }
 
-for (
-  const [name, strides, pad] of [
-    ["stride 1 same, by convolution", 1, "same"],
-    ["stride 1 valid, by convolution", 1, "valid"],
-    ["stride 2 same, by scatter", 2, "same"],
-    ["stride 1 pad 3, by scatter", 1, 3],
-  ] as const
-) {
+const CASES: [
+  string,
+  [number, number, number, number],
+  [number, number, number, number],
+  number,
+  "same" | "valid" | number,
+][] = [
+  ["3x3 stride 1 same, by convolution", [2, 9, 9, 5], [3, 3, 5, 1], 1, "same"],
+  [
+    "3x3 stride 1 valid, by convolution",
+    [2, 9, 9, 5],
+    [3, 3, 5, 1],
+    1,
+    "valid",
+  ],
+  ["3x3 stride 2 same, by scatter", [2, 9, 9, 5], [3, 3, 5, 1], 2, "same"],
+  ["3x3 stride 1 pad 3, by scatter", [2, 9, 9, 5], [3, 3, 5, 1], 1, 3],
+  ["7x7 valid global, by scatter", [2, 7, 7, 5], [7, 7, 5, 1], 1, "valid"],
+];
+
+for (const [name, inputShape, filterShape, strides, pad] of CASES) {
   Deno.test(`DepthwiseConv2dNativeBackpropInput on wasm matches cpu: ${name}`, async () => {
     const expected = await backpropInput(
       "cpu",
-      [2, 9, 9, 5],
-      [3, 3, 5, 1],
+      inputShape,
+      filterShape,
       strides,
       pad,
     );
     const actual = await backpropInput(
       "wasm",
-      [2, 9, 9, 5],
-      [3, 3, 5, 1],
+      inputShape,
+      filterShape,
       strides,
       pad,
     );
