@@ -27,5 +27,7 @@ export function learningRateAt(
   const passed =
     config.lr_milestones.filter((milestone) => milestone <= step).length;
   // Rounded to 12 significant digits, so 0.1 * 0.1 logs as 0.01.
-  return Number((config.learning_rate * config.lr_decay ** passed).toPrecision(12));
+  return Number(
+    (config.learning_rate * config.lr_decay ** passed).toPrecision(12),
+  );
 }
