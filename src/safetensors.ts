@@ -50,10 +50,13 @@ export function encodeSafetensors(
     };
     offset += array.data.byteLength;
   }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned.
-  json += " ".repeat((8 - ((8 + json.length) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
+  const json = JSON.stringify(header);
+  // Pad the header with spaces so the data starts 8-byte aligned; the
+  // length counts UTF-8 bytes, not UTF-16 code units.
+  const unpadded = new TextEncoder().encode(json).length;
+  const headerBytes = new TextEncoder().encode(
+    json + " ".repeat((8 - ((8 + unpadded) % 8)) % 8),
+  );
   const bytes = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   bytes.set(headerBytes, 8);

@@ -6,6 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { ownedVariable } from "../model/mobilefacenet.ts";
 import { deriveRng } from "../rng.ts";
 
 /** Standard deviation of the initial class centres (as insightface). */
@@ -50,7 +51,10 @@ export async function createClassifierShards(
     }
     variables.push({
       name: `classifier/shard${k}`,
-      variable: tf.variable(tf.tensor2d(values, [embeddingSize, size]), true),
+      variable: ownedVariable(
+        () => tf.tensor2d(values, [embeddingSize, size]),
+        true,
+      ),
     });
   }
   return variables;

@@ -40,6 +40,18 @@ export interface NamedVariable {
 /** The PReLU slope every unit starts with (He et al., 2015). */
 const PRELU_INITIAL_SLOPE = 0.25;
 
+/**
+ * Creates a variable from an initial value and frees that value: a variable
+ * shares its initial tensor's buffer, which would otherwise stay allocated
+ * after the first assignment.
+ */
+export function ownedVariable(
+  initial: () => tf.Tensor,
+  trainable: boolean,
+): tf.Variable {
+  return tf.tidy(() => tf.variable(initial(), trainable));
+}
+
 /** The trainable and running weights of one unit. */
 interface UnitWeights {
   /** [k, k, in, out] for a conv, [k, k, C, 1] for a depthwise conv. */
@@ -142,26 +154,14 @@ export class MobileFaceNet {
       for (let i = 0; i < values.length; i++) values[i] = std * rng.normal();
       const c = unit.outChannels;
       weights.push({
-        weight: tf.variable(
-          tf.tensor4d(values, shape),
-          true,
-        ),
-        gamma: tf.variable(tf.ones([c]), true),
-        beta: tf.variable(tf.zeros([c]), true),
-        movingMean: tf.variable(
-          tf.zeros([c]),
-          false,
-        ),
-        movingVariance: tf.variable(
-          tf.ones([c]),
-          false,
-        ),
+        weight: ownedVariable(() => tf.tensor4d(values, shape), true),
+        gamma: ownedVariable(() => tf.ones([c]), true),
+        beta: ownedVariable(() => tf.zeros([c]), true),
+        movingMean: ownedVariable(() => tf.zeros([c]), false),
+        movingVariance: ownedVariable(() => tf.ones([c]), false),
         ...(unit.prelu
           ? {
-            alpha: tf.variable(
-              tf.fill([c], PRELU_INITIAL_SLOPE),
-              true,
-            ),
+            alpha: ownedVariable(() => tf.fill([c], PRELU_INITIAL_SLOPE), true),
           }
           : {}),
       });

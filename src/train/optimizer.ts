@@ -8,6 +8,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { ownedVariable } from "../model/mobilefacenet.ts";
 
 /** A weight the optimiser updates. */
 export interface TrainableWeight {
@@ -36,10 +37,10 @@ export class SgdMomentum {
     this.weights = weights;
     this.momentum = momentum;
     this.#velocity = weights.map((w) =>
-      tf.variable(tf.zerosLike(w.variable), false)
+      ownedVariable(() => tf.zerosLike(w.variable), false)
     );
     this.#gradientSums = weights.map((w) =>
-      tf.variable(tf.zerosLike(w.variable), false)
+      ownedVariable(() => tf.zerosLike(w.variable), false)
     );
   }
 
