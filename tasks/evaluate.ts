@@ -12,9 +12,9 @@ import {
   runTask,
   terminalReporter,
   UsageError,
-} from "../src/cli.ts";
-import { saveMetrics, startRun } from "../src/pipeline/context.ts";
-import { runDatasetStage } from "../src/pipeline/dataset_stage.ts";
+} from "./_cli.ts";
+import { startRun } from "../src/pipeline/context.ts";
+import { prepareSyntheticSet } from "../src/pipeline/dataset_stage.ts";
 import { checkInputs } from "../src/pipeline/preflight.ts";
 import { evaluateStep } from "../src/pipeline/reproduce.ts";
 
@@ -44,10 +44,6 @@ await runTask(async () => {
   const resolved = await resolveConfig(values);
   await checkInputs(resolved.config, resolved.profile);
   const reporter = terminalReporter();
-  // The synthetic evaluation set is generated with the dataset.
-  const synthetic = resolved.config.dataset.synthetic === null
-    ? null
-    : (await runDatasetStage(resolved.config, reporter)).synthetic;
   const context = await startRun({
     resolved,
     resultsDir: values["results-dir"] ?? "results",
@@ -55,7 +51,10 @@ await runTask(async () => {
     reporter,
     command: ["evaluate", ...Deno.args],
   });
+  // The held-out synthetic identities are generated with the synthetic faces.
+  const synthetic = resolved.config.dataset.synthetic === null
+    ? null
+    : await prepareSyntheticSet(resolved.config, reporter);
   await evaluateStep(context, values.model ?? null, synthetic);
-  await saveMetrics(context);
   console.log(`run folder: ${context.runDir}`);
 }, USAGE);

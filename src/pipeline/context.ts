@@ -5,6 +5,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { canonicalJson, configToYaml } from "../config/load.ts";
@@ -101,7 +102,7 @@ export async function reopenRun(
   const configPath = join(runDir, "config.yaml");
   const provenancePath = join(runDir, "provenance.json");
   if (!(await exists(configPath)) || !(await exists(provenancePath))) {
-    throw new Error(
+    throw new InputError(
       `Cannot resume run "${runDir}": config.yaml or provenance.json is missing: pass a run folder made by train or reproduce`,
     );
   }

@@ -11,8 +11,8 @@ import { canonicalJson } from "../config/load.ts";
 import type { Config, RootConfig } from "../config/types.ts";
 import { buildDataset, type DatasetSummary } from "../data/build.ts";
 import { scanRoots } from "../data/scan.ts";
-import { writeSyntheticSet } from "../data/synthetic.ts";
-import { exists } from "../fs.ts";
+import { type SyntheticSet, writeSyntheticSet } from "../data/synthetic.ts";
+import { exists, writeTextAtomic } from "../fs.ts";
 import { sha256Hex } from "../hash.ts";
 import type { Reporter } from "../report.ts";
 
@@ -27,6 +27,14 @@ export interface DatasetStageResult {
   skipped: boolean;
   /** SHA-256 of the inputs that key the cache entry. */
   inputSha256: string;
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
 }
 
 /**
@@ -57,6 +65,44 @@ async function inputHash(config: Config, roots: RootConfig[]): Promise<string> {
 }
 
 /**
+ * Generates the synthetic faces of `dataset.synthetic` into the dataset
+ * cache, once per settings and seed, and returns where they are.
+ *
+ * @throws {RangeError} When the config has no `dataset.synthetic`.
+ */
+export async function prepareSyntheticSet(
+  config: Config,
+  reporter: Reporter,
+): Promise<SyntheticSet> {
+  if (config.dataset.synthetic === null) {
+    throw new RangeError(
+      "Cannot generate synthetic faces: dataset.synthetic is not set",
+    );
+  }
+  const key = await sha256Hex(
+    canonicalJson({ synthetic: config.dataset.synthetic, seed: config.seed }),
+  );
+  const dir = join(config.dataset.cache_dir, `synthetic-${key.slice(0, 16)}`);
+  const done = join(dir, "complete.json");
+  if (await exists(done)) {
+    reporter.info(`synthetic faces: reusing ${dir} (same settings and seed)`);
+    return {
+      trainRoot: join(dir, "train"),
+      evalRoot: join(dir, "eval"),
+      pairsPath: join(dir, "eval", "pairs.txt"),
+    };
+  }
+  await removeIfPresent(dir);
+  const set = await writeSyntheticSet(config.dataset.synthetic, {
+    seed: config.seed,
+    outDir: dir,
+    reporter,
+  });
+  await writeTextAtomic(done, JSON.stringify({ key }) + "\n");
+  return set;
+}
+
+/**
  * Builds the training set of a config, or reuses the cached build.
  *
  * With `dataset.synthetic` set, the synthetic faces are generated first
@@ -71,30 +117,8 @@ export async function runDatasetStage(
   let roots = config.dataset.roots;
   let synthetic: DatasetStageResult["synthetic"] = null;
 
-  // generate the synthetic faces once per settings and seed
   if (config.dataset.synthetic !== null) {
-    const key = await sha256Hex(
-      canonicalJson({ synthetic: config.dataset.synthetic, seed: config.seed }),
-    );
-    const dir = join(cacheDir, `synthetic-${key.slice(0, 16)}`);
-    const done = join(dir, "complete.json");
-    const set = {
-      trainRoot: join(dir, "train"),
-      evalRoot: join(dir, "eval"),
-      pairsPath: join(dir, "eval", "pairs.txt"),
-    };
-    if (await exists(done)) {
-      reporter.info(`synthetic faces: reusing ${dir} (same settings and seed)`);
-    } else {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      const written = await writeSyntheticSet(config.dataset.synthetic, {
-        seed: config.seed,
-        outDir: dir,
-        reporter,
-      });
-      Object.assign(set, written);
-      await Deno.writeTextFile(done, JSON.stringify({ key }) + "\n");
-    }
+    const set = await prepareSyntheticSet(config, reporter);
     roots = [{ path: set.trainRoot, prefix: "", identities: null }];
     synthetic = { evalRoot: set.evalRoot, pairsPath: set.pairsPath };
   }
@@ -102,8 +126,9 @@ export async function runDatasetStage(
   // build, unless a complete build of the same inputs is cached
   const key = await inputHash(config, roots);
   const dir = join(cacheDir, `dataset-${key.slice(0, 16)}`);
+  // The build writes manifest.jsonl last: its presence marks a complete build.
   const summaryPath = join(dir, "summary.json");
-  if (await exists(summaryPath)) {
+  if (await exists(join(dir, "manifest.jsonl"))) {
     reporter.info(`dataset: reusing ${dir} (inputs unchanged)`);
     const summary = JSON.parse(
       await Deno.readTextFile(summaryPath),

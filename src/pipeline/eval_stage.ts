@@ -5,6 +5,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { join } from "node:path";
 import type { Config, EvalSetConfig } from "../config/types.ts";
 import { decodeImage, resizeImage } from "../data/image.ts";
@@ -66,7 +67,7 @@ async function prepareEvalSet(
 ): Promise<EvalSetSource> {
   if (set.synthetic) {
     if (synthetic === null) {
-      throw new Error(
+      throw new InputError(
         `Cannot evaluate set "${set.name}": no synthetic set was generated: set dataset.synthetic`,
       );
     }
@@ -117,7 +118,7 @@ export async function loadPairs(
   reporter: Reporter,
 ): Promise<LoadedPairs> {
   const text = await Deno.readTextFile(source.pairsPath).catch((error) => {
-    throw new Error(
+    throw new InputError(
       `Cannot read pairs file "${source.pairsPath}": ${
         (error as Error).message
       }`,

@@ -12,9 +12,16 @@ import { writeTextAtomic } from "../fs.ts";
 import { createReporter } from "../report.ts";
 import { type LossPoint, lossSvg } from "../results/loss_svg.ts";
 import type { BackendInfo } from "../runtime/backend.ts";
-import { latestCheckpoint } from "../train/checkpoint.ts";
 import { type StepRecord, train, type TrainSummary } from "../train/train.ts";
 import type { RunContext } from "./context.ts";
+
+/** Writes every byte, looping because one write may take only part. */
+function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) {
+    written += file.writeSync(bytes.subarray(written));
+  }
+}
 
 /** Reads the records of an existing train.jsonl (for resume and plots). */
 export async function readTrainLog(path: string): Promise<StepRecord[]> {
@@ -44,9 +51,9 @@ export async function readTrainLog(path: string): Promise<StepRecord[]> {
  * Trains on the dataset in `datasetDir` and records the results in the run.
  *
  * Each record is appended to train.jsonl as one whole line as soon as it is
- * logged, so an interrupted run keeps every step it logged. On resume,
- * records past the checkpoint's step are dropped first, because the resumed
- * run logs those steps again.
+ * logged, so an interrupted run keeps every step it logged. On resume, once
+ * the checkpoint has loaded, records past its step are dropped, because the
+ * resumed run logs those steps again.
  */
 export async function runTrainStage(
   context: RunContext,
@@ -61,24 +68,14 @@ export async function runTrainStage(
     `training on ${data.labels.length} images of ${data.numClasses} identities (${backend.name} backend)`,
   );
 
-  if (options.resume) {
-    // Keep the records up to the checkpoint the run resumes from.
-    const latest = await latestCheckpoint(
-      join(context.artifactsDir, "checkpoints"),
-    );
-    const step = latest === null ? 0 : Number(/step_(\d+)/.exec(latest)![1]);
-    const kept = (await readTrainLog(logPath)).filter((r) => r.step <= step);
-    await writeTextAtomic(
-      logPath,
-      kept.map((r) => JSON.stringify(r) + "\n").join(""),
-    );
-  }
-  const file = await Deno.open(logPath, { create: true, append: true });
+  // Opened at the first record, after a resume has rewritten the file.
+  let file: Deno.FsFile | null = null;
   const encoder = new TextEncoder();
   const reporter = createReporter({
     writer: { writeLine: (line) => context.reporter.info(line) },
     onRecord: (record) => {
-      file.writeSync(encoder.encode(JSON.stringify(record) + "\n"));
+      file ??= Deno.openSync(logPath, { create: true, append: true });
+      writeAll(file, encoder.encode(JSON.stringify(record) + "\n"));
       context.reporter.record(record);
     },
   });
@@ -98,9 +95,20 @@ export async function runTrainStage(
       artifactsDir: context.artifactsDir,
       reporter,
       resume: options.resume,
+      // Drop the records past the checkpoint: the resumed run logs those
+      // steps again.
+      onResume: async (step) => {
+        const kept = (await readTrainLog(logPath)).filter((r) =>
+          r.step <= step
+        );
+        await writeTextAtomic(
+          logPath,
+          kept.map((r) => JSON.stringify(r) + "\n").join(""),
+        );
+      },
     });
   } finally {
-    file.close();
+    (file as Deno.FsFile | null)?.close();
   }
 
   const records = await readTrainLog(logPath);

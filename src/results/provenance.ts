@@ -15,6 +15,8 @@ import { writeJsonAtomic } from "../fs.ts";
 /** Where one stage's time went and what it produced. */
 export interface StageRecord {
   started: string;
+  /** Times the stage was started again after an interruption. */
+  restarted?: string[];
   ended?: string;
   seconds?: number;
   skipped?: boolean;
@@ -28,6 +30,7 @@ export interface Provenance {
   schema_version: 1;
   run_id: string;
   profile: string;
+  /** `dirty` counts changes to tracked files only, not untracked ones. */
   git: { commit: string | null; dirty: boolean | null };
   deno_lock_sha256: string | null;
   config_sha256: string;
@@ -122,9 +125,19 @@ export class ProvenanceWriter {
     await writeJsonAtomic(this.path, this.provenance);
   }
 
-  /** Marks a stage started and saves. */
+  /**
+   * Marks a stage started and saves. A stage started again (a resumed
+   * training) keeps its first start time and lists each restart.
+   */
   async start(stage: string): Promise<void> {
-    this.provenance.stages[stage] = { started: new Date().toISOString() };
+    const now = new Date().toISOString();
+    const existing = this.provenance.stages[stage];
+    if (existing) {
+      existing.restarted = [...(existing.restarted ?? []), now];
+      delete existing.ended;
+    } else {
+      this.provenance.stages[stage] = { started: now };
+    }
     await this.save();
   }
 
@@ -137,7 +150,8 @@ export class ProvenanceWriter {
     const ended = new Date();
     Object.assign(record, details, {
       ended: ended.toISOString(),
-      seconds: (ended.getTime() - Date.parse(record.started)) / 1000,
+      seconds: (ended.getTime() -
+        Date.parse(record.restarted?.at(-1) ?? record.started)) / 1000,
     });
     await this.save();
   }

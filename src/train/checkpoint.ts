@@ -7,6 +7,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { NamedArray } from "../safetensors.ts";
@@ -67,12 +68,12 @@ export async function loadCheckpoint(
   for (const { name, variable } of variables) {
     const array = arrays.get(name);
     if (!array) {
-      throw new Error(
+      throw new InputError(
         `Cannot load checkpoint "${path}": tensor "${name}" is missing`,
       );
     }
     if (array.shape.join(",") !== variable.shape.join(",")) {
-      throw new Error(
+      throw new InputError(
         `Cannot load checkpoint "${path}": tensor "${name}" has shape [${array.shape}], the model expects [${variable.shape}]`,
       );
     }

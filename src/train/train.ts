@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
+import { InputError } from "../errors.ts";
 import { arcFaceLoss } from "../loss/arcface.ts";
 import { createClassifierShards } from "../loss/classifier.ts";
 import { MobileFaceNet } from "../model/mobilefacenet.ts";
@@ -44,6 +45,12 @@ export interface TrainSummary {
   /** Mean loss over the last `log_every` steps (or fewer, for short runs). */
   final_loss: number;
   images_per_second: number;
+  /**
+   * Bytes held by TF.js tensors, sampled after each forward pass and after
+   * each gradient computation.
+   * NOTE: The sample misses transient peaks inside the backward pass, so it
+   * is a lower bound on the true peak.
+   */
   peak_memory_bytes: { measured: number };
   /** Path of the final weights (model only, safetensors). */
   model_path: string;
@@ -61,6 +68,11 @@ export interface TrainOptions {
   reporter: Reporter;
   /** Continue from the newest checkpoint in artifactsDir/checkpoints. */
   resume?: boolean;
+  /**
+   * Called once the checkpoint of a resumed run has loaded, with its step,
+   * before any new step runs.
+   */
+  onResume?: (step: number) => Promise<void>;
 }
 
 /** A non-finite loss; training stops at once, keeping the last checkpoint. */
@@ -136,13 +148,13 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   if (options.resume) {
     const latest = await latestCheckpoint(checkpointDir);
     if (latest === null) {
-      throw new Error(
+      throw new InputError(
         `Cannot resume: no checkpoint in "${checkpointDir}": start the run without --resume`,
       );
     }
     const state = await loadCheckpoint(latest, checkpointed);
     if (state.configSha256 !== options.configSha256) {
-      throw new Error(
+      throw new InputError(
         `Cannot resume from "${latest}": it was written with config ${
           state.configSha256.slice(0, 8)
         }, ` +
@@ -151,7 +163,13 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
           }: resume with the run's own config.yaml`,
       );
     }
+    if (state.step >= trainConfig.steps) {
+      throw new InputError(
+        `Cannot resume from "${latest}": the run already finished its ${trainConfig.steps} steps`,
+      );
+    }
     startStep = state.step;
+    await options.onResume?.(state.step);
     resumedFrom = state.step;
     sampler = new BatchSampler(data, config.seed, state.position);
     reporter.info(`resumed from ${latest} at step ${startStep}`);
@@ -227,7 +245,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
           ...Object.values(grads),
         ]);
         for (const m of keptMoments) tf.dispose([m.mean, m.variance]);
-        throw new NonFiniteLossError(step, micro, loss, lr);
+        // Steps are reported counted from 1, as in train.jsonl.
+        throw new NonFiniteLossError(step + 1, micro, loss, lr);
       }
       optimizer.accumulate(grads);
       model.updateMovingStatistics(keptMoments);

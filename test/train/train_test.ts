@@ -106,6 +106,49 @@ Deno.test("train resumed from a checkpoint ends with the same weights", async ()
   }
 });
 
+Deno.test("train frees every tensor it creates", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const resolved = await tinyConfig(2);
+    const before = tf.memory().numTensors;
+    await train({
+      config: resolved.config,
+      configSha256: resolved.sha256,
+      configYaml: "",
+      data: tinySet(),
+      artifactsDir: dir,
+      reporter: silentReporter,
+    });
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train refuses to resume a finished run", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const resolved = await tinyConfig(2);
+    const options = {
+      config: resolved.config,
+      configSha256: resolved.sha256,
+      configYaml: "",
+      data: tinySet(),
+      artifactsDir: dir,
+      reporter: silentReporter,
+    };
+    await train(options);
+    await assert.rejects(
+      train({ ...options, resume: true }),
+      (error: Error) =>
+        error.name === "InputError" &&
+        error.message.includes("already finished its 2 steps"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("train refuses to resume without a checkpoint", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -147,7 +190,7 @@ Deno.test("train stops on a non-finite loss with the step", async () => {
       }),
       (error: Error) =>
         error.name === "NonFiniteLossError" &&
-        /at step 1, micro-batch 0/.test(error.message),
+        /at step 2, micro-batch 0/.test(error.message),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
