@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InputError } from "./errors.ts";
 import { dirname } from "node:path";
 
 let counter = 0;
@@ -32,7 +33,7 @@ export async function writeFileAtomic(
     await Deno.rename(tmp, path);
   } catch (error) {
     await Deno.remove(tmp).catch(() => {});
-    throw new Error(
+    throw new InputError(
       `Cannot write file "${path}": ${(error as Error).message}`,
       { cause: error },
     );

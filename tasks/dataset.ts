@@ -12,7 +12,7 @@ import {
   resolveConfig,
   runTask,
   terminalReporter,
-} from "../src/cli.ts";
+} from "./_cli.ts";
 import { runDatasetStage } from "../src/pipeline/dataset_stage.ts";
 import { checkInputs } from "../src/pipeline/preflight.ts";
 

@@ -5,12 +5,7 @@
  * @module
  */
 
-import {
-  parseFlags,
-  runTask,
-  terminalReporter,
-  UsageError,
-} from "../src/cli.ts";
+import { parseFlags, runTask, terminalReporter, UsageError } from "./_cli.ts";
 import { makePairsSet } from "../src/data/make_pairs.ts";
 
 const USAGE =
@@ -22,16 +17,17 @@ const USAGE =
   --per-fold N    same-person pairs per fold, and as many different-person pairs (default 30)
   --seed N        seed of the pair draw (default 20180419)`;
 
-function positiveInteger(
+function integerFlag(
   flag: string,
   text: string | undefined,
   fallback: number,
+  minimum: number,
 ): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) {
+  if (!Number.isInteger(value) || value < minimum) {
     throw new UsageError(
-      `Invalid ${flag} "${text}": expected a non-negative integer`,
+      `Invalid ${flag} "${text}": expected an integer >= ${minimum}`,
     );
   }
   return value;
@@ -57,11 +53,11 @@ await runTask(async () => {
     {
       root: values.root,
       identities: null,
-      folds: positiveInteger("--folds", values.folds, 10),
-      per_fold: positiveInteger("--per-fold", values["per-fold"], 30),
+      folds: integerFlag("--folds", values.folds, 10, 1),
+      per_fold: integerFlag("--per-fold", values["per-fold"], 30, 1),
     },
     {
-      seed: positiveInteger("--seed", values.seed, 20180419),
+      seed: integerFlag("--seed", values.seed, 20180419, 0),
       outDir: values.out,
       extensions: ["jpg", "jpeg", "png", "pgm", "bmp", "webp"],
       reporter: terminalReporter(),

@@ -5,12 +5,7 @@
  * @module
  */
 
-import {
-  CONFIG_FLAGS,
-  parseFlags,
-  resolveConfig,
-  runTask,
-} from "../src/cli.ts";
+import { CONFIG_FLAGS, parseFlags, resolveConfig, runTask } from "./_cli.ts";
 import { mobileFaceNetUnits } from "../src/model/architecture.ts";
 import { formatModelSummary } from "../src/model/summary.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseFlags, runTask } from "../src/cli.ts";
+import { parseFlags, runTask } from "./_cli.ts";
 import { writeTextAtomic } from "../src/fs.ts";
 import { readRuns, renderPaperRepro } from "../src/results/paper_repro.ts";
 

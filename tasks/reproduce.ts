@@ -10,7 +10,7 @@ import {
   resolveConfig,
   runTask,
   terminalReporter,
-} from "../src/cli.ts";
+} from "./_cli.ts";
 import { reproduce } from "../src/pipeline/reproduce.ts";
 
 const USAGE =
@@ -19,7 +19,7 @@ const USAGE =
 
   --profile NAME     configs/NAME.yaml (default: paper; smoke runs on generated data)
   --config FILE      a config file instead of a profile
-  --set key=value    override one config key, such as train.steps=100 (repeatable)
+  --set key=value    override one config key, such as train.log_every=5 (repeatable)
   --results-dir DIR  parent of the run folder (default: results)
   --run-id ID        run folder name (default: <UTC time>-<profile>-<config hash>)
   --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)`;

@@ -13,7 +13,7 @@ import {
   runTask,
   terminalReporter,
   UsageError,
-} from "../src/cli.ts";
+} from "./_cli.ts";
 import { reopenRun, startRun } from "../src/pipeline/context.ts";
 import { runDatasetStage } from "../src/pipeline/dataset_stage.ts";
 import { checkInputs } from "../src/pipeline/preflight.ts";

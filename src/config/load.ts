@@ -73,7 +73,7 @@ export function applyOverride(config: unknown, override: string): unknown {
   if (eq <= 0) {
     throw new ConfigError(
       "",
-      `Invalid --set "${override}": expected key=value, such as train.steps=100`,
+      `Invalid --set "${override}": expected key=value, such as train.log_every=5`,
     );
   }
   const key = override.slice(0, eq);

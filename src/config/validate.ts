@@ -189,7 +189,7 @@ function checkRelations(config: Config, source: string): void {
       fail(
         `train.lr_milestones[${i}]`,
         source,
-        `expected a step below train.steps (${train.steps}), got ${milestone}`,
+        `expected a step below train.steps (${train.steps}), got ${milestone}: lower the milestones with train.lr_milestones, such as --set train.lr_milestones=[]`,
       );
     }
   });

@@ -1,7 +1,8 @@
 /**
  * paper-repro.md, generated: each claim of the paper beside the value this
- * repository measures, taken from the model definition and from the newest
- * run folder of each profile under results/, never typed by hand.
+ * repository measures. The figures come from the model definition and from
+ * the newest run folder of each profile under results/; the list of
+ * deviations from the paper's setting is fixed text.
  *
  * @module
  */
@@ -10,10 +11,27 @@ import { join } from "node:path";
 import { countModel, mobileFaceNetUnits } from "../model/architecture.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** One run folder's metrics with its id. */
+/** One run folder's metrics with its id and where it ran. */
 export interface RunMetrics {
   runId: string;
   metrics: Metrics;
+  /** Machine and training backend from provenance.json, when recorded. */
+  hardware?: string;
+}
+
+async function readHardware(runDir: string): Promise<string | undefined> {
+  try {
+    const provenance = JSON.parse(
+      await Deno.readTextFile(join(runDir, "provenance.json")),
+    );
+    const backend = provenance.stages?.train?.backend?.name;
+    return `${provenance.machine.cpu}, ${provenance.machine.cores} cores${
+      backend ? `, ${backend}` : ""
+    }`;
+  } catch {
+    // A run folder without provenance still lists its metrics.
+    return undefined;
+  }
 }
 
 /** Reads metrics.json of every run folder under `resultsDir`, sorted by run id. */
@@ -23,10 +41,9 @@ export async function readRuns(resultsDir: string): Promise<RunMetrics[]> {
     if (!entry.isDirectory) continue;
     const path = join(resultsDir, entry.name, "metrics.json");
     try {
-      runs.push({
-        runId: entry.name,
-        metrics: JSON.parse(await Deno.readTextFile(path)),
-      });
+      const metrics = JSON.parse(await Deno.readTextFile(path));
+      const hardware = await readHardware(join(resultsDir, entry.name));
+      runs.push({ runId: entry.name, metrics, hardware });
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw new SyntaxError(
@@ -53,7 +70,7 @@ function percent(value: number | undefined): string {
 
 /** Formats the run table rows of one profile's newest run. */
 function runRows(run: RunMetrics | undefined, profile: string): string[] {
-  if (!run) return [`| ${profile} | no run folder yet | | | |`];
+  if (!run) return [`| ${profile} | no run folder yet | | | | |`];
   const rows: string[] = [];
   for (const [set, metrics] of Object.entries(run.metrics.eval ?? {})) {
     const reference = run.metrics.reference?.[set];
@@ -64,7 +81,7 @@ function runRows(run: RunMetrics | undefined, profile: string): string[] {
         reference
           ? `${reference.model}: ${percent(reference.accuracy_mean)}`
           : ""
-      } |`,
+      } | ${run.hardware ?? ""} |`,
     );
   }
   return rows;
@@ -113,8 +130,8 @@ export function renderPaperRepro(runs: RunMetrics[]): string {
     "",
     "## Newest runs of the small profiles",
     "",
-    "| profile | run | set | trained model | reference |",
-    "| --- | --- | --- | --- | --- |",
+    "| profile | run | set | trained model | reference | hardware |",
+    "| --- | --- | --- | --- | --- | --- |",
     ...runRows(newest(runs, "smoke"), "smoke"),
     ...runRows(newest(runs, "att"), "att"),
     "",
@@ -134,8 +151,8 @@ export function renderPaperRepro(runs: RunMetrics[]): string {
     "  a half-width MobileFaceNet at 64x64 with a 64-d embedding, ArcFace with",
     "  s = 32 and m = 0.3, and a few hundred steps at batch 64; their numbers",
     "  check the pipeline, not the paper's accuracy.",
-    "- **Hardware.** Runs so far are on a 2-core CPU with the TF.js wasm",
-    "  backend; the single-GTX-1080-Ti path is planned, not measured.",
+    "- **Hardware.** The runs above list the machine and backend they ran on;",
+    "  training at batch 512 on a single GTX 1080 Ti has not been measured.",
     "- **AT&T evaluation folds.** The 10 evaluation identities are fewer than two",
     "  per fold, so the folds share identities (never pairs); the threshold",
     "  chosen on nine folds has seen the people of the tenth.",

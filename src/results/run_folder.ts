@@ -5,6 +5,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { join } from "node:path";
 
 /** A run folder that already exists; the new run stops before any work. */
@@ -77,7 +78,7 @@ export async function openRunFolder(path: string): Promise<string> {
     await Deno.stat(join(path, "config.yaml"));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new Error(
+      throw new InputError(
         `Cannot open run folder "${path}": no config.yaml there: pass a folder made by a previous run`,
       );
     }

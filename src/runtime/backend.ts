@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { RuntimeConfig } from "../config/types.ts";
 import {
@@ -163,7 +164,7 @@ async function useWasm(
   registerWasmTrainingKernels();
   const missing = purpose === "train" ? missingWasmTrainingKernels() : [];
   if (missing.length > 0) {
-    throw new Error(
+    throw new InputError(
       `Cannot train on TF.js backend "wasm": kernels ${
         missing.join(", ")
       } are not registered: set runtime.backend to "cpu"`,
@@ -203,7 +204,7 @@ async function useWebgpu(
 ): Promise<BackendInfo> {
   const adapter = await probeGpuAdapter();
   if (adapter === null) {
-    throw new Error(
+    throw new InputError(
       'Cannot initialise TF.js backend "webgpu": no WebGPU adapter is available (navigator.gpu is missing or requestAdapter() returned null)',
     );
   }
@@ -242,7 +243,7 @@ async function useTensorflow(
       `runtime.backend requests tensorflow, provided by ${name}.`,
     );
   }
-  throw new Error(
+  throw new InputError(
     `Cannot initialise TF.js backend "tensorflow": neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (${
       failures.join("; ")
     }): add one at the TF.js version ${tf.version.tfjs} with "deno add npm:@tensorflow/tfjs-node@${tf.version.tfjs}" and install it with "deno install --allow-scripts=npm:@tensorflow/tfjs-node", which downloads libtensorflow, or set runtime.backend to "wasm"`,
@@ -262,7 +263,7 @@ async function activateBackend(name: string): Promise<void> {
   if (!(name in engine.registry)) {
     const entry = engine.registryFactory[name];
     if (entry === undefined) {
-      throw new Error(
+      throw new InputError(
         `Cannot initialise TF.js backend "${name}": no factory is registered for it in this runtime`,
       );
     }
@@ -270,13 +271,13 @@ async function activateBackend(name: string): Promise<void> {
     try {
       instance = await entry.factory();
     } catch (error) {
-      throw new Error(
+      throw new InputError(
         `Cannot initialise TF.js backend "${name}": ${errorMessage(error)}`,
         { cause: error },
       );
     }
     if (!instance) {
-      throw new Error(
+      throw new InputError(
         `Cannot initialise TF.js backend "${name}": its factory returned no backend`,
       );
     }
@@ -284,7 +285,7 @@ async function activateBackend(name: string): Promise<void> {
     tf.registerBackend(name, () => instance, entry.priority);
   }
   if (!await tf.setBackend(name)) {
-    throw new Error(
+    throw new InputError(
       `Cannot initialise TF.js backend "${name}": tf.setBackend returned false`,
     );
   }

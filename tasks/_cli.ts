@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the task entry points: the common flags, config
+ * Shared pieces of the task entry points (a private module of tasks/): the common flags, config
  * resolution, the terminal reporter, and turning expected errors into one
  * clear message and exit code 1 instead of a stack trace.
  *
@@ -7,14 +7,19 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { loadConfig, profilePath, type ResolvedConfig } from "./config/load.ts";
-import { ConfigError } from "./config/validate.ts";
-import { DatasetError } from "./data/dataset_error.ts";
-import { MissingDataError } from "./pipeline/preflight.ts";
-import { stderrWriter } from "./progress.ts";
-import { createReporter, type Reporter } from "./report.ts";
-import { RunExistsError } from "./results/run_folder.ts";
-import { NonFiniteLossError } from "./train/train.ts";
+import {
+  loadConfig,
+  profilePath,
+  type ResolvedConfig,
+} from "../src/config/load.ts";
+import { ConfigError } from "../src/config/validate.ts";
+import { DatasetError } from "../src/data/dataset_error.ts";
+import { MissingDataError } from "../src/pipeline/preflight.ts";
+import { stderrWriter } from "../src/progress.ts";
+import { createReporter, type Reporter } from "../src/report.ts";
+import { InputError } from "../src/errors.ts";
+import { RunExistsError } from "../src/results/run_folder.ts";
+import { NonFiniteLossError } from "../src/train/train.ts";
 
 /** Flags that select and adjust a configuration. */
 export const CONFIG_FLAGS = {
@@ -83,6 +88,7 @@ const EXPECTED_ERRORS = [
   RunExistsError,
   DatasetError,
   NonFiniteLossError,
+  InputError,
   SyntaxError,
   RangeError,
   Deno.errors.NotFound,
