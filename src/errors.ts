@@ -5,7 +5,7 @@
  * @module
  */
 
-/** A request that cannot be carried out as given; the message says what to do. */
+/** A request that cannot be carried out as given; the message states what to do. */
 export class InputError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

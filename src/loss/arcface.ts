@@ -115,7 +115,7 @@ function normalizeColumns(
  *
  * @param embeddings [N, D] float32, not necessarily normalised; the gradient
  *     flows through the normalisation.
- * @param shards Class centres [D, K_k] per shard; shard k holds classes
+ * @param shards Class centres [D, K_k] per shard; shard k contains classes
  *     offset_k .. offset_k + K_k - 1 in order. Not necessarily normalised.
  * @param labels [N] int32 class indices in [0, sum K_k).
  * @returns loss and accuracy; the caller disposes them.

@@ -99,7 +99,7 @@ export class SgdMomentum {
     this.#accumulated = 0;
   }
 
-  /** The momentum buffers, keyed `<weight name>/velocity`, for checkpoints. */
+  /** Returns the momentum buffers, keyed `<weight name>/velocity`, for checkpoints. */
   velocities(): { name: string; variable: tf.Variable }[] {
     return this.weights.map((w, i) => ({
       name: `${w.name}/velocity`,

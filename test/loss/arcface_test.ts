@@ -13,7 +13,7 @@ function randomMatrix(rng: Rng, rows: number, cols: number): tf.Tensor2D {
   return tf.tensor2d(values, [rows, cols]);
 }
 
-/** The unsharded loss, differentiated by TF.js autograd, as the reference. */
+/** Computes the unsharded loss, for TF.js autograd to give the reference gradient. */
 function referenceLoss(
   x: tf.Tensor2D,
   w: tf.Tensor2D,

@@ -8,7 +8,7 @@ import { RunExistsError } from "../../src/results/run_folder.ts";
 
 const CONFIGS = new URL("../../configs/", import.meta.url).pathname;
 
-/** The smoke profile shrunk to seconds: 16x16 faces, two steps, cpu. */
+/** Returns overrides that shrink the smoke profile to seconds: 16x16 faces, two steps, cpu. */
 function tinySmoke(cacheDir: string): string[] {
   return [
     "runtime.backend=cpu",
