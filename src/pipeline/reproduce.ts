@@ -112,7 +112,7 @@ export async function trainStep(
     arcface_shards: summary.arcface_shards,
     final_loss: summary.final_loss,
     images_per_second: summary.images_per_second,
-    peak_memory_bytes: { measured: summary.peak_memory_bytes.measured },
+    peak_memory_bytes: { ...summary.peak_memory_bytes },
   };
   await saveMetrics(context);
   return summary;

@@ -23,6 +23,7 @@ import {
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { SgdMomentum, type TrainableWeight } from "./optimizer.ts";
+import { estimateMemory } from "./memory_plan.ts";
 import { learningRateAt } from "./schedule.ts";
 
 /** One line of `train.jsonl`. */
@@ -46,12 +47,13 @@ export interface TrainSummary {
   final_loss: number;
   images_per_second: number;
   /**
-   * Bytes held by TF.js tensors, sampled after each forward pass and after
-   * each gradient computation.
+   * `planned`: the memory plan's prediction for this run's micro-batch,
+   * classes and shards. `measured`: bytes held by TF.js tensors, sampled
+   * after each forward pass and after each gradient computation.
    * NOTE: The sample misses transient peaks inside the backward pass, so it
    * is a lower bound on the true peak.
    */
-  peak_memory_bytes: { measured: number };
+  peak_memory_bytes: { planned: number; measured: number };
   /** Path of the final weights (model only, safetensors). */
   model_path: string;
   resumed_from_step: number | null;
@@ -333,7 +335,14 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     final_loss: recentLosses.reduce((a, b) => a + b, 0) /
       Math.max(1, recentLosses.length),
     images_per_second: imagesSeen / seconds,
-    peak_memory_bytes: { measured: peakBytes },
+    peak_memory_bytes: {
+      planned: estimateMemory(config.model, {
+        microBatch,
+        classes: data.numClasses,
+        shards: shards.length,
+      }).peakBytes,
+      measured: peakBytes,
+    },
     model_path: modelPath,
     resumed_from_step: resumedFrom,
   };
