@@ -98,7 +98,11 @@ Deno.test("estimateMemory is within 20 % of the measured peak", async () => {
     });
     const { planned, measured } = summary.peak_memory_bytes;
     const error = Math.abs(planned - measured) / measured;
-    console.log(`planned ${planned} bytes, measured ${measured} bytes (${(100 * error).toFixed(1)} % apart)`);
+    console.log(
+      `planned ${planned} bytes, measured ${measured} bytes (${
+        (100 * error).toFixed(1)
+      } % apart)`,
+    );
     assert.ok(error < 0.2, `planned ${planned}, measured ${measured}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
