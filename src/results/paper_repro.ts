@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import { exists } from "../fs.ts";
 import { countModel, mobileFaceNetUnits } from "../model/architecture.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -37,6 +38,7 @@ async function readHardware(runDir: string): Promise<string | undefined> {
 /** Reads metrics.json of every run folder under `resultsDir`, sorted by run id. */
 export async function readRuns(resultsDir: string): Promise<RunMetrics[]> {
   const runs: RunMetrics[] = [];
+  if (!(await exists(resultsDir))) return runs;
   for await (const entry of Deno.readDir(resultsDir)) {
     if (!entry.isDirectory) continue;
     const path = join(resultsDir, entry.name, "metrics.json");
