@@ -91,7 +91,13 @@ const EXPECTED_ERRORS = [
   InputError,
   SyntaxError,
   RangeError,
-  Deno.errors.NotFound,
+  // Every file-system and permission error Deno raises names the path.
+  ...Object.values(Deno.errors),
+];
+
+/** Deno's errors for a path outside the task's pinned permissions. */
+const PERMISSION_ERRORS = [
+  Deno.errors.NotCapable,
   Deno.errors.PermissionDenied,
 ];
 
@@ -109,6 +115,12 @@ export async function runTask(
     if (EXPECTED_ERRORS.some((kind) => error instanceof kind)) {
       console.error(`error: ${(error as Error).message}`);
       if (error instanceof UsageError) console.error(usage);
+      if (PERMISSION_ERRORS.some((kind) => error instanceof kind)) {
+        console.error(
+          "The pipeline tasks may read only the repository and ../shared, and write only results/ and cache/: " +
+            "put the data, or a symlink to it, under data/ in the repository",
+        );
+      }
       Deno.exit(1);
     }
     throw error;

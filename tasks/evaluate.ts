@@ -25,6 +25,26 @@ const USAGE =
   --model PATH   model.safetensors written by train or reproduce; without it
                  only the raw-pixel reference is evaluated`;
 
+/** Checks that --model names a readable file before the run folder is made. */
+async function checkModelFile(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UsageError(
+        `Invalid --model "${path}": file not found: pass the model.safetensors of a run`,
+      );
+    }
+    throw error;
+  }
+  if (!info.isFile) {
+    throw new UsageError(
+      `Invalid --model "${path}": not a file: pass the model.safetensors of a run`,
+    );
+  }
+}
+
 await runTask(async () => {
   const { values } = parseFlags(Deno.args, {
     ...CONFIG_FLAGS,
@@ -43,6 +63,7 @@ await runTask(async () => {
   }
   const resolved = await resolveConfig(values);
   await checkInputs(resolved.config, resolved.profile);
+  if (values.model !== undefined) await checkModelFile(values.model);
   const reporter = terminalReporter();
   const context = await startRun({
     resolved,
@@ -55,6 +76,11 @@ await runTask(async () => {
   const synthetic = resolved.config.dataset.synthetic === null
     ? null
     : await prepareSyntheticSet(resolved.config, reporter);
-  await evaluateStep(context, values.model ?? null, synthetic);
+  try {
+    await evaluateStep(context, values.model ?? null, synthetic);
+  } catch (error) {
+    await context.provenance.fail(error);
+    throw error;
+  }
   console.log(`run folder: ${context.runDir}`);
 }, USAGE);

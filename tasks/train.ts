@@ -17,6 +17,9 @@ import {
 import { reopenRun, startRun } from "../src/pipeline/context.ts";
 import { runDatasetStage } from "../src/pipeline/dataset_stage.ts";
 import { checkInputs } from "../src/pipeline/preflight.ts";
+import { InputError } from "../src/errors.ts";
+import { checkRunId } from "../src/results/run_folder.ts";
+import { checkpointStep, latestCheckpoint } from "../src/train/checkpoint.ts";
 import { datasetStep, trainStep } from "../src/pipeline/reproduce.ts";
 
 const USAGE =
@@ -48,12 +51,33 @@ await runTask(async () => {
         "--resume uses the run's saved config.yaml: drop --profile, --config and --set",
       );
     }
+    checkRunId(values["run-id"]);
     const context = await reopenRun(
       join(resultsDir, values["run-id"]),
       reporter,
     );
-    const dataset = await runDatasetStage(context.resolved.config, reporter);
-    const summary = await trainStep(context, dataset.dir, { resume: true });
+    // Check the checkpoint before any work or any change to the run folder.
+    const checkpoints = join(context.artifactsDir, "checkpoints");
+    const latest = await latestCheckpoint(checkpoints);
+    if (latest === null) {
+      throw new InputError(
+        `Cannot resume run "${context.runDir}": no checkpoint in "${checkpoints}": start a new run instead`,
+      );
+    }
+    const step = checkpointStep(latest);
+    if (step >= context.resolved.config.train.steps) {
+      throw new InputError(
+        `Cannot resume run "${context.runDir}": it already finished its ${step} steps`,
+      );
+    }
+    let summary;
+    try {
+      const dataset = await runDatasetStage(context.resolved.config, reporter);
+      summary = await trainStep(context, dataset.dir, { resume: true });
+    } catch (error) {
+      await context.provenance.fail(error);
+      throw error;
+    }
     console.log(`run folder: ${context.runDir}\nmodel: ${summary.model_path}`);
     return;
   }
@@ -66,7 +90,13 @@ await runTask(async () => {
     reporter,
     command: ["train", ...Deno.args],
   });
-  const dataset = await datasetStep(context);
-  const summary = await trainStep(context, dataset.dir);
+  let summary;
+  try {
+    const dataset = await datasetStep(context);
+    summary = await trainStep(context, dataset.dir);
+  } catch (error) {
+    await context.provenance.fail(error);
+    throw error;
+  }
   console.log(`run folder: ${context.runDir}\nmodel: ${summary.model_path}`);
 }, USAGE);

@@ -73,3 +73,37 @@ Deno.test("make-pairs names a missing root", async () => {
   assert.equal(code, 1);
   assert.match(stderr, /no\/such\/folder/);
 });
+
+Deno.test("train --resume rejects a run without checkpoints untouched", async () => {
+  const runId = `test-resume-${Date.now()}`;
+  const dir = `${ROOT}results/${runId}`;
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    // A run folder with a config but no checkpoint, as a run killed early leaves.
+    const resolved = await new Deno.Command("deno", {
+      args: [
+        "eval",
+        `import { loadConfig, configToYaml } from "${ROOT}src/config/load.ts";
+        const r = await loadConfig("${ROOT}configs/smoke.yaml");
+        await Deno.writeTextFile("${dir}/config.yaml", configToYaml(r.config));
+        await Deno.writeTextFile("${dir}/provenance.json", JSON.stringify({ run_id: "${runId}", profile: "smoke", stages: {} }));`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(resolved.code, 0, new TextDecoder().decode(resolved.stderr));
+    const before = await Deno.readTextFile(`${dir}/provenance.json`);
+    const { code, stderr } = await task("train", "--resume", "--run-id", runId);
+    assert.equal(code, 1);
+    assert.match(stderr, /Cannot resume run .*: no checkpoint in/);
+    assert.equal(await Deno.readTextFile(`${dir}/provenance.json`), before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train --resume rejects a run id with a path", async () => {
+  const { code, stderr } = await task("train", "--resume", "--run-id", "../x");
+  assert.equal(code, 1);
+  assert.match(stderr, /Invalid run id "\.\.\/x"/);
+});

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { join } from "node:path";
 
 /** One verification pair, with 1-based image numbers as in the file. */
@@ -244,7 +245,7 @@ export async function resolvePairPaths(
       }
     }
     const missing = join(root, name, `${stem}.${bareExtensions[0]}`);
-    throw new Error(
+    throw new InputError(
       `Cannot find image of pair ${pairNumber}: "${missing}" not found, nor with extension ${
         bareExtensions.slice(1).map((ext) => `.${ext}`).join(", ") || "(none)"
       }: check the evaluation set's root folder`,

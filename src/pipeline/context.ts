@@ -21,7 +21,11 @@ import {
   type Provenance,
   ProvenanceWriter,
 } from "../results/provenance.ts";
-import { createRunFolder, defaultRunId } from "../results/run_folder.ts";
+import {
+  createRunFolder,
+  defaultRunId,
+  RunExistsError,
+} from "../results/run_folder.ts";
 
 /** A run in progress. */
 export interface RunContext {
@@ -56,7 +60,18 @@ export async function startRun(options: StartRunOptions): Promise<RunContext> {
   const { resolved, reporter } = options;
   const runId = options.runId ??
     defaultRunId(options.now ?? new Date(), resolved.profile, resolved.sha256);
-  const runDir = await createRunFolder(options.resultsDir, runId);
+  let runDir: string;
+  try {
+    runDir = await createRunFolder(options.resultsDir, runId);
+  } catch (error) {
+    if (error instanceof RunExistsError && options.runId === undefined) {
+      throw new InputError(
+        `Cannot create run folder for "${runId}": a run of this profile and config started in the same second: ` +
+          "wait a second, or pass --run-id",
+      );
+    }
+    throw error;
+  }
   await writeTextAtomic(
     join(runDir, "config.yaml"),
     configToYaml(resolved.config),

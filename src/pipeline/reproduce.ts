@@ -178,8 +178,13 @@ export async function reproduce(
   const { config } = options.resolved;
   await checkInputs(config, options.resolved.profile);
   const context = await startRun(options);
-  const dataset = await datasetStep(context);
-  const summary = await trainStep(context, dataset.dir);
-  await evaluateStep(context, summary.model_path, dataset.synthetic);
+  try {
+    const dataset = await datasetStep(context);
+    const summary = await trainStep(context, dataset.dir);
+    await evaluateStep(context, summary.model_path, dataset.synthetic);
+  } catch (error) {
+    await context.provenance.fail(error);
+    throw error;
+  }
   return context;
 }

@@ -15,6 +15,8 @@ import { writeJsonAtomic } from "../fs.ts";
 /** Where one stage's time went and what it produced. */
 export interface StageRecord {
   started: string;
+  /** The error that stopped the stage, when it failed. */
+  error?: string;
   /** Times the stage was started again after an interruption. */
   restarted?: string[];
   ended?: string;
@@ -137,6 +139,21 @@ export class ProvenanceWriter {
       delete existing.ended;
     } else {
       this.provenance.stages[stage] = { started: now };
+    }
+    await this.save();
+  }
+
+  /**
+   * Records the error that stopped the run on every stage that had started
+   * and not ended, and saves, so the run folder says how it ended.
+   */
+  async fail(error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    for (const record of Object.values(this.provenance.stages)) {
+      if (record.ended === undefined) {
+        record.error = message;
+        record.ended = new Date().toISOString();
+      }
     }
     await this.save();
   }

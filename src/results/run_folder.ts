@@ -36,6 +36,19 @@ export function defaultRunId(
 }
 
 /**
+ * Checks that a run id is a plain folder name of at most 200 characters.
+ *
+ * @throws {RangeError} Naming the id and the allowed characters.
+ */
+export function checkRunId(runId: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(runId)) {
+    throw new RangeError(
+      `Invalid run id "${runId}": use up to 200 letters, digits, ".", "_" and "-", starting with a letter or digit`,
+    );
+  }
+}
+
+/**
  * Creates `<resultsDir>/<runId>/` and its `artifacts/` folder.
  *
  * The run folder itself is made with a non-recursive mkdir, which fails when
@@ -49,11 +62,7 @@ export async function createRunFolder(
   resultsDir: string,
   runId: string,
 ): Promise<string> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(runId)) {
-    throw new RangeError(
-      `Invalid run id "${runId}": use letters, digits, ".", "_" and "-", starting with a letter or digit`,
-    );
-  }
+  checkRunId(runId);
   await Deno.mkdir(resultsDir, { recursive: true });
   const path = join(resultsDir, runId);
   try {

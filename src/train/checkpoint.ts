@@ -74,7 +74,8 @@ export async function loadCheckpoint(
     }
     if (array.shape.join(",") !== variable.shape.join(",")) {
       throw new InputError(
-        `Cannot load checkpoint "${path}": tensor "${name}" has shape [${array.shape}], the model expects [${variable.shape}]`,
+        `Cannot load checkpoint "${path}": tensor "${name}" has shape [${array.shape}], the model expects [${variable.shape}]: ` +
+          "the file was written for other model settings; use the config.yaml of the run that trained it (--config)",
       );
     }
     tf.tidy(() =>
@@ -90,6 +91,17 @@ export async function loadCheckpoint(
     configSha256: metadata.config_sha256,
     configYaml: metadata.config_yaml,
   };
+}
+
+/** Returns the step of a checkpoint from its file name `step_NNNNNNNN.safetensors`. */
+export function checkpointStep(path: string): number {
+  const match = /step_(\d{8})\.safetensors$/.exec(path);
+  if (!match) {
+    throw new RangeError(
+      `Invalid checkpoint name "${path}": expected step_NNNNNNNN.safetensors`,
+    );
+  }
+  return Number(match[1]);
 }
 
 /** Returns the newest checkpoint in `dir`, or null when there is none. */

@@ -5,26 +5,13 @@ import { MissingDataError } from "../../src/pipeline/preflight.ts";
 import { reproduce } from "../../src/pipeline/reproduce.ts";
 import { createReporter } from "../../src/report.ts";
 import { RunExistsError } from "../../src/results/run_folder.ts";
+import { tinySmokeSettings } from "../_tiny_smoke.ts";
 
 const CONFIGS = new URL("../../configs/", import.meta.url).pathname;
 
-/** Returns overrides that shrink the smoke profile to seconds: 16x16 faces, two steps, cpu. */
 function tinySmoke(cacheDir: string): string[] {
   return [
-    "runtime.backend=cpu",
-    `dataset.cache_dir=${cacheDir}`,
-    "dataset.synthetic.train_identities=10",
-    "dataset.synthetic.eval_identities=8",
-    "dataset.synthetic.eval_images_per_identity=4",
-    "dataset.synthetic.eval_folds=2",
-    "dataset.synthetic.eval_per_fold=6",
-    "dataset.synthetic.canvas_size=32",
-    "dataset.image_size=16",
-    "model.input_size=16",
-    "model.width_multiplier=0.125",
-    "model.embedding_size=8",
-    "train.batch_size=8",
-    "train.micro_batch_size=4",
+    ...tinySmokeSettings(cacheDir),
     "train.steps=2",
     "train.lr_milestones=[]",
     "train.warmup_steps=0",

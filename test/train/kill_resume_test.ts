@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { tinySmokeSettings } from "../_tiny_smoke.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -24,20 +25,7 @@ function trainArgs(dir: string, runId: string, resume: boolean): string[] {
   ];
   if (resume) return [...base, "--resume"];
   const settings = [
-    "runtime.backend=cpu",
-    `dataset.cache_dir=${join(dir, "cache")}`,
-    "dataset.synthetic.train_identities=10",
-    "dataset.synthetic.eval_identities=8",
-    "dataset.synthetic.eval_images_per_identity=4",
-    "dataset.synthetic.eval_folds=2",
-    "dataset.synthetic.eval_per_fold=6",
-    "dataset.synthetic.canvas_size=32",
-    "dataset.image_size=16",
-    "model.input_size=16",
-    "model.width_multiplier=0.125",
-    "model.embedding_size=8",
-    "train.batch_size=8",
-    "train.micro_batch_size=4",
+    ...tinySmokeSettings(join(dir, "cache")),
     "train.steps=24",
     "train.lr_milestones=[12]",
     "train.warmup_steps=2",
