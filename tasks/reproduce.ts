@@ -24,6 +24,16 @@ const USAGE =
   --run-id ID        run folder name (default: <UTC time>-<profile>-<config hash>)
   --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)`;
 
+/** Formats a mean accuracy and its fold deviation as percentages. */
+function formatAccuracy(
+  metrics: { accuracy_mean: number; accuracy_std?: number },
+): string {
+  const mean = (100 * metrics.accuracy_mean).toFixed(2);
+  return metrics.accuracy_std === undefined
+    ? `${mean} %`
+    : `${mean} ± ${(100 * metrics.accuracy_std).toFixed(2)} %`;
+}
+
 await runTask(async () => {
   const { values } = parseFlags(Deno.args, {
     ...CONFIG_FLAGS,
@@ -46,14 +56,8 @@ await runTask(async () => {
   for (const [name, metrics] of Object.entries(context.metrics.eval ?? {})) {
     const reference = context.metrics.reference?.[name];
     lines.push(
-      `${name}: trained ${(100 * metrics.accuracy_mean).toFixed(2)}% ± ${
-        (100 * metrics.accuracy_std).toFixed(2)
-      }` +
-        (reference
-          ? `, ${reference.model} ${
-            (100 * reference.accuracy_mean).toFixed(2)
-          }%`
-          : ""),
+      `${name}: trained ${formatAccuracy(metrics)}` +
+        (reference ? `, ${reference.model} ${formatAccuracy(reference)}` : ""),
     );
   }
   console.log(lines.join("\n"));
