@@ -176,7 +176,8 @@ export async function buildDataset(
       unreadableIdentities.push(plan.identity.name);
     }
   }
-  bar.update(sourceCount);
+  // The last update already wrote the final line unless nothing was built.
+  if (sourceCount === 0) bar.update(0);
 
   // The manifest goes last: its presence marks a complete build.
   const manifest = formatManifest(entries);
