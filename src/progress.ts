@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Where progress and human lines go; stderr in tasks, a buffer in tests. */
+/** Destination of progress and human lines: stderr in tasks, a buffer in tests. */
 export interface LineWriter {
   /** Writes one line of text; the writer adds the line ending. */
   writeLine(line: string): void;

@@ -19,7 +19,7 @@ export interface Reporter {
 
 /** Options of {@linkcode createReporter}. */
 export interface ReporterOptions {
-  /** Where human lines and progress go. */
+  /** Destination of human lines and progress. */
   writer: LineWriter;
   /** Called with each record; by default records are dropped. */
   onRecord?: (event: Record<string, unknown>) => void;

@@ -76,7 +76,7 @@ export async function resolveConfig(values: {
   return await loadConfig(path, overrides);
 }
 
-/** The reporter of a task: human lines and progress on stderr. */
+/** Returns the reporter of a task: human lines and progress on stderr. */
 export function terminalReporter(): Reporter {
   return createReporter({ writer: stderrWriter });
 }

@@ -1,6 +1,6 @@
 /**
  * The configuration schema: every key a profile may set, its type and its
- * allowed range. Values live in `configs/*.yaml`; this file only says what is
+ * allowed range. Values live in `configs/*.yaml`; this file only defines what is
  * valid, so that a typo or an out-of-range value stops a run before any work.
  *
  * @module
@@ -33,7 +33,7 @@ const fraction: Spec = { kind: "number", min: 0, max: 1 };
 const text: Spec = { kind: "string" };
 const names: Spec = { kind: "list", of: text };
 
-/** Which identities of a folder root to use; `null` takes all of them. */
+/** Identity folder names of a root to use; `null` takes all of them. */
 const identityFilter: Spec = { kind: "nullable", of: names };
 
 /** An evaluation set that the pipeline writes from an identity-folder set. */

@@ -58,7 +58,7 @@ export interface DatasetConfig {
   /** Side of the square output images in pixels. */
   image_size: number;
   detect: "none";
-  /** Where built datasets are cached, keyed by the hash of their inputs. */
+  /** Folder of the built-dataset cache, keyed by the hash of their inputs. */
   cache_dir: string;
   rules: RulesConfig;
   augment: AugmentConfig;
@@ -68,7 +68,7 @@ export interface ModelConfig {
   name: "mobilefacenet";
   /** Side of the square input in pixels; a multiple of 16. */
   input_size: number;
-  /** Scales every channel count (1 is the network of the paper). */
+  /** Factor on every channel count (1 is MobileFaceNet as published). */
   width_multiplier: number;
   embedding_size: number;
   batch_norm_momentum: number;

@@ -38,7 +38,7 @@ export type EvalMetrics =
   }
   & { [key: `val_at_far_${string}`]: number };
 
-/** What {@linkcode evaluatePairs} returns. */
+/** Result of {@linkcode evaluatePairs}. */
 export interface PairsEvaluation {
   /** The entry for `metrics.json`. */
   metrics: EvalMetrics;

@@ -195,7 +195,8 @@ export function arcFaceLoss(
         const { isTarget, logits } = shardLogits(unitEmbeddings, unit, k);
         const shardMax = tf.max(logits, 1, true);
         const newMax = tf.maximum(runningMax, shardMax);
-        // Shift by the maximum so exp never overflows (scale 64 gives logits up to 64).
+        // Shift by the running maximum: every exponent is then <= 0, so exp
+        // cannot overflow whatever the scale.
         const newSum = tf.add(
           tf.mul(runningSum, tf.exp(tf.sub(runningMax, newMax))),
           tf.sum(tf.exp(tf.sub(logits, newMax)), 1, true),

@@ -1,5 +1,5 @@
 /**
- * What every stage of a run shares: the run folder, the resolved
+ * The state every stage of a run shares: the run folder, the resolved
  * configuration, the reporter, provenance and the metrics gathered so far.
  *
  * @module

@@ -16,7 +16,7 @@ import { exists, writeTextAtomic } from "../fs.ts";
 import { sha256Hex } from "../hash.ts";
 import type { Reporter } from "../report.ts";
 
-/** Where the built set lies and what it contains. */
+/** Location and contents of a built training set. */
 export interface DatasetStageResult {
   /** Folder with manifest.jsonl, labels.json, summary.json and images/. */
   dir: string;

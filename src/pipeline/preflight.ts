@@ -1,6 +1,6 @@
 /**
  * Checks, before a run creates anything, that the data a profile needs is
- * where the config says, so a missing folder stops the run at once with the
+ * where the config points, so a missing folder stops the run at once with the
  * path it looked at and what to do.
  *
  * @module

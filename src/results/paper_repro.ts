@@ -53,10 +53,13 @@ export async function readRuns(resultsDir: string): Promise<RunMetrics[]> {
       );
     }
   }
-  return runs.sort((
-    a,
-    b,
-  ) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  return runs.sort((a, b) => compareIds(a.runId, b.runId));
+}
+
+/** Orders run ids by code point; the timestamp prefix makes this chronological. */
+function compareIds(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
 }
 
 /** Returns the newest run of a profile that has evaluation results. */

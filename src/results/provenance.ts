@@ -12,7 +12,7 @@ import os from "node:os";
 import { sha256File } from "../hash.ts";
 import { writeJsonAtomic } from "../fs.ts";
 
-/** Where one stage's time went and what it produced. */
+/** Timing, backend and outputs of one stage. */
 export interface StageRecord {
   started: string;
   /** The error that stopped the stage, when it failed. */
@@ -145,7 +145,7 @@ export class ProvenanceWriter {
 
   /**
    * Records the error that stopped the run on every stage that had started
-   * and not ended, and saves, so the run folder says how it ended.
+   * and not ended, and saves, so the run folder records how it ended.
    */
   async fail(error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);

@@ -21,7 +21,7 @@ export interface TrainingSet {
   numClasses: number;
 }
 
-/** Where the sampler stands: the epoch and the next index into its order. */
+/** Position of a sampler: the epoch and the next index into its order. */
 export interface SamplerPosition {
   epoch: number;
   offset: number;

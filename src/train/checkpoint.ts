@@ -16,7 +16,7 @@ import type { SamplerPosition } from "./batches.ts";
 import type { ModelConfig } from "../config/types.ts";
 import { MobileFaceNet } from "../model/mobilefacenet.ts";
 
-/** What a checkpoint records besides the tensors. */
+/** Training state a checkpoint records besides the tensors. */
 export interface CheckpointState {
   /** Optimiser steps completed. */
   step: number;

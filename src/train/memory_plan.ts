@@ -81,7 +81,7 @@ export function deviceBudget(name: string, reserveBytes: number): Device {
   );
 }
 
-/** The predicted peak of one training step, split by what holds it. */
+/** The predicted peak of one training step, split by the tensors it consists of. */
 export interface MemoryEstimate {
   microBatch: number;
   shards: number;

@@ -36,7 +36,7 @@ export interface StepRecord {
   images_per_second: number;
 }
 
-/** What a finished training run reports into metrics.json. */
+/** Figures of a finished training run, as written to metrics.json. */
 export interface TrainSummary {
   steps: number;
   effective_batch: number;
@@ -65,7 +65,7 @@ export interface TrainOptions {
   configSha256: string;
   configYaml: string;
   data: TrainingSet;
-  /** Where checkpoints and the final weights go. */
+  /** Folder for checkpoints and the final weights. */
   artifactsDir: string;
   reporter: Reporter;
   /** Continue from the newest checkpoint in artifactsDir/checkpoints. */

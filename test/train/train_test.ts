@@ -11,7 +11,7 @@ await tf.setBackend("cpu");
 
 const CONFIGS = new URL("../../configs/", import.meta.url).pathname;
 
-/** A tiny random problem: 48 images of 16x16 in 6 classes. */
+/** Returns a tiny random problem: 48 images of 16x16 in 6 classes. */
 function tinySet(): TrainingSet {
   const rng = new Rng([9, 8, 7, 6]);
   const count = 48;
