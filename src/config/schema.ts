@@ -167,6 +167,7 @@ export const CONFIG_SPEC: Spec = {
         sets: { kind: "list", of: evalSetSpec },
       },
     },
+    assets: { kind: "object", fields: { dir: text } },
     runtime: {
       kind: "object",
       fields: {

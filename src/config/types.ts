@@ -143,6 +143,12 @@ export interface EvalConfig {
   sets: EvalSetConfig[];
 }
 
+/** The pinned pretrained weights (`deno task assets`). */
+export interface AssetsConfig {
+  /** Folder the weight files are extracted to. */
+  dir: string;
+}
+
 export interface RuntimeConfig {
   backend: "auto" | "webgpu" | "wasm" | "cpu" | "tensorflow";
   /** Threads for the wasm backend; 0 uses one per core. */
@@ -157,5 +163,6 @@ export interface Config {
   loss: LossConfig;
   train: TrainConfig;
   eval: EvalConfig;
+  assets: AssetsConfig;
   runtime: RuntimeConfig;
 }

@@ -52,18 +52,34 @@ export function ownedVariable(
   return tf.tidy(() => tf.variable(initial(), trainable));
 }
 
-/** The trainable and running weights of one unit. */
+/**
+ * The trainable and running weights of one unit. A trainable network has
+ * batch norm after each conv; a folded one (for inference) has a conv bias
+ * instead, with the batch norm's affine map merged into weight and bias.
+ */
 interface UnitWeights {
   /** [k, k, in, out] for a conv, [k, k, C, 1] for a depthwise conv. */
   weight: tf.Variable;
-  /** Batch-norm scale and offset, [C]. */
-  gamma: tf.Variable;
-  beta: tf.Variable;
-  /** Running statistics for inference, [C]. */
-  movingMean: tf.Variable;
-  movingVariance: tf.Variable;
+  /** Batch-norm scale and offset, [C]; absent when folded. */
+  gamma?: tf.Variable;
+  beta?: tf.Variable;
+  /** Running statistics for inference, [C]; absent when folded. */
+  movingMean?: tf.Variable;
+  movingVariance?: tf.Variable;
+  /** Conv bias, [C]; present only when folded. */
+  bias?: tf.Variable;
   /** PReLU slopes, [C]; absent for linear units. */
   alpha?: tf.Variable;
+}
+
+/** One unit of a folded network, as plain arrays in TF.js layouts. */
+export interface FoldedUnit {
+  /** [k, k, in, out] for a conv, [k, k, C, 1] for a depthwise conv. */
+  weight: Float32Array;
+  /** [C] */
+  bias: Float32Array;
+  /** [C]; required exactly for the units with PReLU. */
+  alpha?: Float32Array;
 }
 
 /** Names of a unit's weights, as stored in checkpoints. */
@@ -73,6 +89,7 @@ const WEIGHT_NAMES = {
   beta: "bn_beta",
   movingMean: "bn_moving_mean",
   movingVariance: "bn_moving_variance",
+  bias: "bias",
   alpha: "prelu_alpha",
 } as const;
 
@@ -107,6 +124,13 @@ function convolve(
     ]);
   }
   return tf.conv2d(input, weight, unit.stride, unit.padding);
+}
+
+/** Shape of a unit's conv weight in TF.js layout. */
+function weightShape(unit: ConvUnit): [number, number, number, number] {
+  return unit.kind === "depthwise"
+    ? [unit.kernel, unit.kernel, unit.outChannels, 1]
+    : [unit.kernel, unit.kernel, unit.inChannels, unit.outChannels];
 }
 
 /** MobileFaceNet with its weights as TF.js variables. */
@@ -146,9 +170,7 @@ export class MobileFaceNet {
       const perGroup = unit.kind === "depthwise" ? 1 : unit.inChannels;
       const fanIn = unit.kernel * unit.kernel * perGroup;
       const std = Math.sqrt((unit.prelu ? 2 : 1) / fanIn);
-      const shape: [number, number, number, number] = unit.kind === "depthwise"
-        ? [unit.kernel, unit.kernel, unit.outChannels, 1]
-        : [unit.kernel, unit.kernel, unit.inChannels, unit.outChannels];
+      const shape = weightShape(unit);
       const rng = await deriveRng(seed, `init/${unit.name}/weight`);
       const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
       for (let i = 0; i < values.length; i++) values[i] = std * rng.normal();
@@ -169,6 +191,107 @@ export class MobileFaceNet {
     return new MobileFaceNet(config, units, weights);
   }
 
+  /**
+   * Builds an inference-only network from folded weights: each conv has a
+   * bias and no batch norm (the form of exported models such as TFLite
+   * files, where the converter merged batch norm into the conv).
+   *
+   * @param units One entry per unit of `mobileFaceNetUnits(config)`.
+   * @throws {TypeError} When the count, a shape or the PReLU presence does
+   *     not match the architecture, naming the unit.
+   */
+  static fromFolded(config: ModelConfig, units: FoldedUnit[]): MobileFaceNet {
+    const layout = mobileFaceNetUnits(config);
+    if (units.length !== layout.length) {
+      throw new TypeError(
+        `a folded MobileFaceNet needs ${layout.length} units, got ${units.length}`,
+      );
+    }
+    const weights: UnitWeights[] = [];
+    try {
+      layout.forEach((unit, i) => {
+        const given = units[i];
+        const shape = weightShape(unit);
+        const size = shape.reduce((a, b) => a * b, 1);
+        const c = unit.outChannels;
+        const problem = given.weight.length !== size
+          ? `weight has ${given.weight.length} values, expected [${shape}]`
+          : given.bias.length !== c
+          ? `bias has ${given.bias.length} values, expected ${c}`
+          : unit.prelu !== (given.alpha !== undefined)
+          ? unit.prelu
+            ? "PReLU slopes are missing"
+            : "the unit is linear but has PReLU slopes"
+          : given.alpha !== undefined && given.alpha.length !== c
+          ? `PReLU slopes have ${given.alpha.length} values, expected ${c}`
+          : null;
+        if (problem !== null) {
+          throw new TypeError(`unit ${i} (${unit.name}): ${problem}`);
+        }
+        weights.push({
+          weight: ownedVariable(() => tf.tensor4d(given.weight, shape), false),
+          bias: ownedVariable(() => tf.tensor1d(given.bias), false),
+          ...(given.alpha
+            ? { alpha: ownedVariable(() => tf.tensor1d(given.alpha!), false) }
+            : {}),
+        });
+      });
+    } catch (error) {
+      for (const w of weights) {
+        for (const variable of Object.values(w)) variable?.dispose();
+      }
+      throw error;
+    }
+    return new MobileFaceNet(config, layout, weights);
+  }
+
+  /** Whether batch norm is folded into the convs (inference only). */
+  get folded(): boolean {
+    return this.#weights[0]?.bias !== undefined;
+  }
+
+  /**
+   * Returns a folded copy for inference: with s = gamma / sqrt(moving
+   * variance + epsilon), each output channel's conv weights are multiplied
+   * by s and the bias is beta - s * moving mean. The copy computes what
+   * `apply(images, false)` computes, in one op less per unit.
+   */
+  fold(): MobileFaceNet {
+    return MobileFaceNet.fromFolded(this.config, this.#foldedUnits());
+  }
+
+  #foldedUnits(): FoldedUnit[] {
+    const epsilon = this.config.batch_norm_epsilon;
+    return this.units.map((unit, i) => {
+      const w = this.#weights[i];
+      const alpha = w.alpha ? w.alpha.dataSync() as Float32Array : undefined;
+      if (w.bias) {
+        return {
+          weight: w.weight.dataSync() as Float32Array,
+          bias: w.bias.dataSync() as Float32Array,
+          ...(alpha ? { alpha } : {}),
+        };
+      }
+      return tf.tidy(() => {
+        const scale = tf.div(
+          w.gamma!,
+          tf.sqrt(tf.add(w.movingVariance!, epsilon)),
+        );
+        // The output channel is the last axis of a conv weight and the third
+        // of a depthwise weight ([k, k, C, 1]); both broadcast as below.
+        const scaled = unit.kind === "depthwise"
+          ? tf.mul(w.weight, tf.reshape(scale, [1, 1, -1, 1]))
+          : tf.mul(w.weight, scale);
+        const bias = tf.sub(w.beta!, tf.mul(scale, w.movingMean!));
+        return {
+          weight: scaled.dataSync() as Float32Array,
+          bias: bias.dataSync() as Float32Array,
+          ...(alpha ? { alpha } : {}),
+        };
+      });
+    });
+  }
+
   /** Lists every weight with its name, in a fixed order. */
   namedVariables(): NamedVariable[] {
     const list: NamedVariable[] = [];
@@ -180,7 +303,8 @@ export class MobileFaceNet {
         list.push({
           name: `${unit.name}/${WEIGHT_NAMES[key]}`,
           variable,
-          trainable: key !== "movingMean" && key !== "movingVariance",
+          trainable: !this.folded && key !== "movingMean" &&
+            key !== "movingVariance",
           group: unit.group,
           decay: key === "weight",
         });
@@ -214,6 +338,11 @@ export class MobileFaceNet {
         }]`,
       );
     }
+    if (training && this.folded) {
+      throw new TypeError(
+        "a folded MobileFaceNet has no batch norm and runs for inference only",
+      );
+    }
     const epsilon = this.config.batch_norm_epsilon;
     const moments: BatchMoments[] = [];
     const outputs: tf.Tensor4D[] = [];
@@ -222,12 +351,14 @@ export class MobileFaceNet {
       const weights = this.#weights[i];
       const input = x;
       let y = convolve(input, weights.weight as tf.Tensor4D, unit);
-      if (training) {
+      if (weights.bias) {
+        y = tf.add(y, weights.bias);
+      } else if (training) {
         // Normalise with the moments over N, H and W of this batch.
         const normalized = batchNormTraining(
           y,
-          weights.gamma as tf.Tensor1D,
-          weights.beta as tf.Tensor1D,
+          weights.gamma! as tf.Tensor1D,
+          weights.beta! as tf.Tensor1D,
           epsilon,
         );
         const [n, oh, ow] = y.shape;
@@ -240,10 +371,10 @@ export class MobileFaceNet {
       } else {
         y = tf.batchNorm4d(
           y,
-          weights.movingMean as tf.Tensor1D,
-          weights.movingVariance as tf.Tensor1D,
-          weights.beta as tf.Tensor1D,
-          weights.gamma as tf.Tensor1D,
+          weights.movingMean! as tf.Tensor1D,
+          weights.movingVariance! as tf.Tensor1D,
+          weights.beta! as tf.Tensor1D,
+          weights.gamma! as tf.Tensor1D,
           epsilon,
         );
       }
@@ -275,12 +406,12 @@ export class MobileFaceNet {
       moments.forEach((m, i) => {
         const w = this.#weights[i];
         const unbiased = m.count > 1 ? m.count / (m.count - 1) : 1;
-        w.movingMean.assign(
-          tf.add(tf.mul(w.movingMean, momentum), tf.mul(m.mean, 1 - momentum)),
+        w.movingMean!.assign(
+          tf.add(tf.mul(w.movingMean!, momentum), tf.mul(m.mean, 1 - momentum)),
         );
-        w.movingVariance.assign(
+        w.movingVariance!.assign(
           tf.add(
-            tf.mul(w.movingVariance, momentum),
+            tf.mul(w.movingVariance!, momentum),
             tf.mul(m.variance, (1 - momentum) * unbiased),
           ),
         );

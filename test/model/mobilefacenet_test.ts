@@ -91,3 +91,50 @@ Deno.test("MobileFaceNet 1x1 matmul path equals conv2d", async () => {
   tf.dispose([input, expected, actual]);
   model.dispose();
 });
+
+Deno.test("fold() computes what inference with batch norm computes", async () => {
+  const model = await MobileFaceNet.create(SMALL, 3);
+  // Give batch norm non-trivial statistics and affine parameters.
+  let k = 0;
+  for (const { name, variable } of model.namedVariables()) {
+    if (/bn_(gamma|beta|moving_mean|moving_variance)$/.test(name)) {
+      k += 1;
+      const base = name.endsWith("variance") || name.endsWith("gamma") ? 1 : 0;
+      variable.assign(
+        tf.add(tf.randomUniform(variable.shape, -0.3, 0.3, "float32", k), base),
+      );
+    }
+  }
+  const folded = model.fold();
+  assert.ok(folded.folded && !model.folded);
+  const images = tf.randomUniform(
+    [3, 32, 32, 3],
+    -1,
+    1,
+    "float32",
+    5,
+  ) as tf.Tensor4D;
+  const expected = model.apply(images, false).embeddings;
+  const actual = folded.apply(images, false).embeddings;
+  const difference = tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0];
+  const scale = tf.max(tf.abs(expected)).dataSync()[0];
+  assert.ok(
+    difference < 1e-5 * Math.max(1, scale),
+    `max difference ${difference}`,
+  );
+  assert.throws(() => folded.apply(images, true), /folded .* inference only/);
+  tf.dispose([images, expected, actual]);
+  model.dispose();
+  folded.dispose();
+});
+
+Deno.test("fromFolded names the unit whose shape does not match", () => {
+  assert.throws(
+    () =>
+      MobileFaceNet.fromFolded(SMALL, [{
+        weight: new Float32Array(5),
+        bias: new Float32Array(1),
+      }]),
+    /needs \d+ units, got 1/,
+  );
+});
