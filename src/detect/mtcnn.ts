@@ -178,6 +178,7 @@ const ONET_SIDE = 48;
  * @throws {TypeError} When the image buffer does not match its size or a
  *   network returns a tensor of the wrong shape; the message gives both
  *   shapes.
+ * @throws {RangeError} When a network returns NaN or an infinity.
  */
 export async function detectFaces(
   image: RawImage,
@@ -236,8 +237,8 @@ async function proposeWindows(
         checkShape("P-Net probability", outputs.probability, [1, rows, cols]);
         checkShape("P-Net regression", outputs.regression, [1, rows, cols, 4]);
         [probability, regression] = await Promise.all([
-          readFloats(outputs.probability),
-          readFloats(outputs.regression),
+          readFloats("P-Net probability", outputs.probability),
+          readFloats("P-Net regression", outputs.regression),
         ]);
       } finally {
         tf.dispose([outputs.probability, outputs.regression]);
@@ -395,12 +396,21 @@ async function runOnCrops(
     try {
       checkShape(`${run.name} probability`, outputs.probability, [count]);
       checkShape(`${run.name} regression`, outputs.regression, [count, 4]);
-      gathered.probability.set(await readFloats(outputs.probability), start);
-      gathered.regression.set(await readFloats(outputs.regression), 4 * start);
+      gathered.probability.set(
+        await readFloats(`${run.name} probability`, outputs.probability),
+        start,
+      );
+      gathered.regression.set(
+        await readFloats(`${run.name} regression`, outputs.regression),
+        4 * start,
+      );
       if (run.landmarks) {
         checkShape(`${run.name} landmarks`, outputs.landmarks, [count, 10]);
         gathered.landmarks.set(
-          await readFloats(outputs.landmarks as tf.Tensor),
+          await readFloats(
+            `${run.name} landmarks`,
+            outputs.landmarks as tf.Tensor,
+          ),
           10 * start,
         );
       }
@@ -448,11 +458,28 @@ function passing(probability: Float32Array, threshold: number): number[] {
   return indices;
 }
 
-async function readFloats(tensor: tf.Tensor): Promise<Float32Array> {
-  const values = await tensor.data();
-  return values instanceof Float32Array
-    ? values
-    : Float32Array.from(values as ArrayLike<number>);
+/**
+ * Reads a network output, rejecting NaN and infinities, which come from
+ * broken weights or a wrong input normalisation and would otherwise drop
+ * every window without a word.
+ */
+async function readFloats(
+  what: string,
+  tensor: tf.Tensor,
+): Promise<Float32Array> {
+  const data = await tensor.data();
+  const values = data instanceof Float32Array
+    ? data
+    : Float32Array.from(data as ArrayLike<number>);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new RangeError(
+      `Cannot run MTCNN: ${what} contains ${
+        values[bad]
+      } at flat index ${bad}; check the network's weights and input range`,
+    );
+  }
+  return values;
 }
 
 function checkShape(

@@ -262,6 +262,27 @@ Deno.test("detectFaces rejects O-Net without landmarks", async () => {
   assert.equal(tf.memory().numTensors, before);
 });
 
+Deno.test("detectFaces rejects a NaN from R-Net", async () => {
+  const nets = fakeNetworks(newCalls());
+  const broken: MtcnnNetworks = {
+    ...nets,
+    rnet: (crops) => {
+      const { probability, regression } = nets.rnet(crops);
+      return { probability: tf.div(probability, 0).sub(Infinity), regression };
+    },
+  };
+  const before = tf.memory().numTensors;
+  await assert.rejects(
+    () => detectFaces(squaresImage(), broken, OPTIONS),
+    (error: unknown) =>
+      error instanceof RangeError &&
+      error.message.startsWith(
+        "Cannot run MTCNN: R-Net probability contains NaN at flat index 0",
+      ),
+  );
+  assert.equal(tf.memory().numTensors, before);
+});
+
 Deno.test("detectFaces rejects an invalid option", async () => {
   await assert.rejects(
     () =>
