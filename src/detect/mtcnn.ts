@@ -152,8 +152,8 @@ const ONET_SIDE = 48;
  *    intersection over the smaller area (`onetMinOverlap`).
  *
  * A window passes a threshold when its probability is at least the
- * threshold. Boxes keep fractional coordinates, where the reference rounds
- * them to whole pixels before cropping.
+ * threshold. Boxes keep fractional coordinates, whereas the facenet port
+ * truncates them to whole pixels before cropping.
  *
  * NOTE: Bilinear resizing does not low-pass filter when it shrinks, unlike
  * the area resampling (OpenCV INTER_AREA) of the facenet port, so pyramid
@@ -320,6 +320,9 @@ async function outputFaces(
       const box = boxes[i];
       const width = box.x2 - box.x1;
       const height = box.y2 - box.y1;
+      // NOTE: The facenet port computes x1 + w f - 1 on 1-based inclusive
+      // boxes, which lies half a pixel right and down of x1 + w f here. Which
+      // of the two the imported O-Net was trained with is not established.
       const fractions = outputs.landmarks.subarray(10 * i, 10 * i + 10);
       const landmarks: Point[] = [];
       for (let p = 0; p < 5; p++) {
