@@ -18,6 +18,7 @@ import { mapPool } from "./_pool.ts";
 import { addGaussianNoise, addSaltPepper, open } from "./augment.ts";
 import { DatasetError } from "./dataset_error.ts";
 import { decodeImage, encodePng, type RawImage, resizeImage } from "./image.ts";
+import { NoFaceError } from "../detect/select.ts";
 import { formatManifest, type ManifestEntry } from "./manifest.ts";
 import {
   type Operation,
@@ -57,6 +58,8 @@ export interface DatasetSummary {
   empty_identities: string[];
   /** Identities a rule kept whose selected images all failed to decode. */
   unreadable_identities: string[];
+  /** Selected images where face detection found no face, skipped like unreadable ones. */
+  no_face: string[];
   /** SHA-256 of the bytes of manifest.jsonl. */
   manifest_sha256: string;
 }
@@ -68,6 +71,11 @@ export interface BuildOptions {
   /** The folder to write; earlier outputs in it are removed first. */
   outDir: string;
   reporter?: Reporter;
+  /**
+   * The crop step (`dataset.detect: mtcnn`): returns the aligned face of a
+   * decoded image at `image_size`, or throws `NoFaceError`.
+   */
+  align?: (image: RawImage, path: string) => Promise<RawImage>;
 }
 
 /** One identity and the source images the recipe uses. */
@@ -141,12 +149,13 @@ export async function buildDataset(
   await removePreviousBuild(outDir);
 
   // Decode, augment and write each kept identity in label order.
-  const context: BuildContext = { config, seed, outDir };
+  const context: BuildContext = { config, seed, outDir, align: options.align };
   const bar = reporter.progress("dataset", sourceCount, "images");
   let done = 0;
   const entries: ManifestEntry[] = [];
   const labels: string[] = [];
   const unreadable: UnreadableImage[] = [];
+  const noFace: string[] = [];
   const unreadableIdentities: string[] = [];
   for (const plan of plans) {
     if (plan.rule === "dropped") continue;
@@ -165,6 +174,9 @@ export async function buildDataset(
       if (Array.isArray(output)) {
         entries.push(...output);
         written += output.length;
+      } else if (output.noFace) {
+        noFace.push(output.path);
+        reporter.record({ event: "dataset_no_face", path: output.path });
       } else {
         unreadable.push(output);
         reporter.record({ event: "dataset_unreadable", ...output });
@@ -192,6 +204,7 @@ export async function buildDataset(
       .filter((identity) => identity.images.length === 0)
       .map((identity) => identity.name),
     unreadable_identities: unreadableIdentities,
+    no_face: noFace,
     manifest_sha256: await sha256Hex(manifest),
   };
   await writeJsonAtomic(join(outDir, "labels.json"), labels);
@@ -209,7 +222,9 @@ export async function buildDataset(
     manifest_sha256: summary.manifest_sha256,
   });
   reporter.info(
-    `dataset: ${summary.identities_kept} identities, ${summary.images_out} images written; ${unreadable.length} unreadable`,
+    `dataset: ${summary.identities_kept} identities, ${summary.images_out} images written; ${unreadable.length} unreadable${
+      options.align ? `, ${noFace.length} without a face` : ""
+    }`,
   );
   return summary;
 }
@@ -251,6 +266,7 @@ interface BuildContext {
   config: DatasetConfig;
   seed: number;
   outDir: string;
+  align?: BuildOptions["align"];
 }
 
 /**
@@ -266,16 +282,25 @@ async function processSource(
   index: number,
   label: number,
   context: BuildContext,
-): Promise<ManifestEntry[] | UnreadableImage> {
+): Promise<ManifestEntry[] | (UnreadableImage & { noFace?: true })> {
   const { config, seed, outDir } = context;
   const source = plan.sources[index];
   const identity = plan.identity.name;
-  let original: RawImage;
+  let decoded: RawImage;
   try {
-    original = await resizeImage(await decodeImage(source), config.image_size);
+    decoded = await decodeImage(source);
   } catch (error) {
     return { path: source, error: (error as Error).message };
   }
+  if (context.align) {
+    try {
+      decoded = await context.align(decoded, source);
+    } catch (error) {
+      if (!(error instanceof NoFaceError)) throw error;
+      return { path: source, error: error.message, noFace: true };
+    }
+  }
+  const original = await resizeImage(decoded, config.image_size);
   const noiseRng = plan.rule === "kept_opened_noised"
     ? await deriveRng(seed, `dataset/noise/${identity}/${basename(source)}`)
     : null;

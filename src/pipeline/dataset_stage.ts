@@ -15,6 +15,8 @@ import { type SyntheticSet, writeSyntheticSet } from "../data/synthetic.ts";
 import { exists, writeTextAtomic } from "../fs.ts";
 import { sha256Hex } from "../hash.ts";
 import type { Reporter } from "../report.ts";
+import { FaceAligner } from "../pretrained/aligner.ts";
+import { PINS } from "../pretrained/assets.ts";
 
 /** Location and contents of a built training set. */
 export interface DatasetStageResult {
@@ -55,11 +57,17 @@ async function inputHash(config: Config, roots: RootConfig[]): Promise<string> {
     }
   }
   const listingSha = await sha256Hex(listing.join("\n"));
+  // Detection settings and weights key the cache only when detection runs,
+  // so builds of aligned sources keep their keys.
+  const detection = config.dataset.detect === "mtcnn"
+    ? { mtcnn: config.mtcnn, weights: PINS.files }
+    : {};
   return sha256Hex(
     canonicalJson({
       dataset: { ...config.dataset, roots },
       seed: config.seed,
       listingSha,
+      ...detection,
     }),
   );
 }
@@ -135,10 +143,23 @@ export async function runDatasetStage(
     ) as DatasetSummary;
     return { dir, summary, synthetic, skipped: true, inputSha256: key };
   }
-  const summary = await buildDataset({ ...config.dataset, roots }, {
-    seed: config.seed,
-    outDir: dir,
-    reporter,
-  });
-  return { dir, summary, synthetic, skipped: false, inputSha256: key };
+  const aligner = config.dataset.detect === "mtcnn"
+    ? await FaceAligner.load(config, config.dataset.image_size)
+    : null;
+  try {
+    const summary = await buildDataset({ ...config.dataset, roots }, {
+      seed: config.seed,
+      outDir: dir,
+      reporter,
+      ...(aligner
+        ? {
+          align: async (image, path) =>
+            (await aligner.align(image, path)).image,
+        }
+        : {}),
+    });
+    return { dir, summary, synthetic, skipped: false, inputSha256: key };
+  } finally {
+    aligner?.dispose();
+  }
 }
