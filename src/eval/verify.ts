@@ -14,9 +14,18 @@ import type { RocPoints } from "./roc.ts";
 
 /** Settings of {@linkcode evaluatePairs}. */
 export interface EvaluatePairsOptions extends ProtocolOptions {
-  /** Whether the embeddings used the flip test; recorded in the metrics. */
-  flip: boolean;
+  /**
+   * Whether the embeddings used the flip test, recorded in the metrics;
+   * undefined leaves `flip` out, for embeddings of unknown origin.
+   */
+  flip?: boolean;
 }
+
+/**
+ * The second FAR at which VAL is reported besides `farTarget`, when the set
+ * is large enough (see {@linkcode hasPairsForFar}).
+ */
+export const SECONDARY_FAR_TARGET = 1e-4;
 
 /**
  * One set's entry in the `eval` block of `metrics.json`. Rates are fractions;
@@ -33,7 +42,8 @@ export type EvalMetrics =
     eer: number;
     /** Mean of the thresholds chosen per fold, on squared L2 distance. */
     threshold_mean: number;
-    flip: boolean;
+    /** Absent when the embeddings' origin is unknown. */
+    flip?: boolean;
     fold_accuracies: number[];
   }
   & { [key: `val_at_far_${string}`]: number };
@@ -64,8 +74,43 @@ export function valAtFarKey(farTarget: number): `val_at_far_${string}` {
 }
 
 /**
+ * Returns whether a set has enough different-person pairs to measure VAL at
+ * `farTarget`: the training folds of every split must hold at least
+ * `1 / farTarget` of them, so that one false accept is a FAR of at most the
+ * target. With fewer, the only threshold at or below the target is the one
+ * that accepts no different-person pair, and VAL would measure the set's
+ * size rather than the model. LFW's 3,000 different-person pairs in 10
+ * folds leave 2,700 per split: enough for 1e-3, not for 1e-4.
+ *
+ * @param issame Whether each pair shows one person, `[P]`, in fold order.
+ * @param folds Number of contiguous folds; divides P.
+ * @param farTarget False accept rate, in (0, 1].
+ * @returns True when every split has enough different-person pairs.
+ */
+export function hasPairsForFar(
+  issame: readonly boolean[],
+  folds: number,
+  farTarget: number,
+): boolean {
+  const foldSize = issame.length / folds;
+  let allDiff = 0;
+  const diffInFold = new Array<number>(folds).fill(0);
+  issame.forEach((same, i) => {
+    if (!same) {
+      allDiff += 1;
+      diffInFold[Math.floor(i / foldSize)] += 1;
+    }
+  });
+  return diffInFold.every((diff) => (allDiff - diff) * farTarget >= 1);
+}
+
+/**
  * Runs the verification protocol on one set's pair distances and shapes the
  * result as its `metrics.json` entry.
+ *
+ * VAL is reported at `options.farTarget` always, and also at
+ * {@linkcode SECONDARY_FAR_TARGET} when that is smaller and
+ * {@linkcode hasPairsForFar} holds for it; otherwise that key is absent.
  *
  * @param distances Squared L2 distances between L2-normalised embeddings,
  *   `[P]`, in pairs-file order.
@@ -97,17 +142,30 @@ export function evaluatePairs(
   options: EvaluatePairsOptions,
 ): PairsEvaluation {
   const result = crossValidateVerification(distances, issame, options);
+  const vals: Record<string, number> = {
+    [valAtFarKey(options.farTarget)]: result.valMean,
+  };
+  if (
+    SECONDARY_FAR_TARGET < options.farTarget &&
+    hasPairsForFar(issame, options.folds, SECONDARY_FAR_TARGET)
+  ) {
+    const secondary = crossValidateVerification(distances, issame, {
+      ...options,
+      farTarget: SECONDARY_FAR_TARGET,
+    });
+    vals[valAtFarKey(SECONDARY_FAR_TARGET)] = secondary.valMean;
+  }
   // Keys in the order of the metrics.json schema.
   const metrics = {
     pairs: distances.length,
     folds: options.folds,
     accuracy_mean: result.accuracyMean,
     accuracy_std: result.accuracyStd,
-    [valAtFarKey(options.farTarget)]: result.valMean,
+    ...vals,
     auc: result.auc,
     eer: result.eer,
     threshold_mean: result.thresholdMean,
-    flip: options.flip,
+    ...(options.flip === undefined ? {} : { flip: options.flip }),
     fold_accuracies: result.foldAccuracies.slice(),
   } as EvalMetrics;
   return { metrics, roc: result.roc, result };
