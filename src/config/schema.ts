@@ -56,8 +56,15 @@ const evalSetSpec: Spec = {
     pairs: { kind: "nullable", of: text },
     make_pairs: { kind: "nullable", of: makePairsSpec },
     synthetic: { kind: "boolean" },
+    bin: { kind: "nullable", of: text },
   },
-  defaults: { root: null, pairs: null, make_pairs: null, synthetic: false },
+  defaults: {
+    root: null,
+    pairs: null,
+    make_pairs: null,
+    synthetic: false,
+    bin: null,
+  },
 };
 
 const rootSpec: Spec = {
