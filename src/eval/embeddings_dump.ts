@@ -9,6 +9,7 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
 import { readSafetensors, writeSafetensors } from "../safetensors.ts";
 import { squaredL2Distances } from "./embeddings.ts";
 import type { ProtocolOptions } from "./protocol.ts";
@@ -98,14 +99,25 @@ export async function writeEmbeddingsDump(
  *
  * @param path The file.
  * @returns The embeddings and labels, with `flip` when the metadata states it.
- * @throws {Deno.errors.NotFound} When the file does not exist.
+ * @throws {InputError} When the file does not exist.
  * @throws {SyntaxError} When the file is not valid safetensors, or a tensor is
  *   missing or has the wrong dtype or shape; the message names the file.
  */
 export async function readEmbeddingsDump(
   path: string,
 ): Promise<EmbeddingsDump> {
-  const { arrays, metadata } = await readSafetensors(path);
+  let contents: Awaited<ReturnType<typeof readSafetensors>>;
+  try {
+    contents = await readSafetensors(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new InputError(
+        `Cannot read embeddings "${path}": file not found: pass a file written by --dump-embeddings or a run's artifacts/embeddings/<set>.safetensors`,
+      );
+    }
+    throw error;
+  }
+  const { arrays, metadata } = contents;
   const fail = (detail: string): never => {
     throw new SyntaxError(
       `Cannot read embeddings "${path}": ${detail}: expected embeddings1 and embeddings2 as F32 [pairs, dim] and issame as U8 [pairs]`,

@@ -69,8 +69,18 @@ export interface PairsEvaluation {
  * @returns The key.
  */
 export function valAtFarKey(farTarget: number): `val_at_far_${string}` {
-  const rounded = Number(farTarget.toPrecision(12));
-  return `val_at_far_${rounded.toExponential()}`;
+  return `val_at_far_${formatFar(farTarget)}`;
+}
+
+/**
+ * Formats a false accept rate in exponent form, such as `1e-3` for 0.001,
+ * after rounding it to 12 significant digits.
+ *
+ * @param far False accept rate, in [0, 1].
+ * @returns The rate as text.
+ */
+export function formatFar(far: number): string {
+  return Number(far.toPrecision(12)).toExponential();
 }
 
 /**
@@ -202,4 +212,40 @@ export function formatFoldTable(metrics: EvalMetrics): string {
     }%`,
   );
   return lines.join("\n");
+}
+
+/**
+ * Formats VAL at each reported FAR, AUC, EER and the mean threshold as one
+ * line, with rates in percent.
+ *
+ * @param metrics A set's metrics from {@linkcode evaluatePairs}.
+ * @returns The line, without a newline.
+ *
+ * @example
+ * ```ts
+ * import { formatSummary } from "./verify.ts";
+ * const line = formatSummary({
+ *   pairs: 4, folds: 2, accuracy_mean: 0.75, accuracy_std: 0.25,
+ *   "val_at_far_1e-3": 0.5, auc: 0.875, eer: 0.25, threshold_mean: 1,
+ *   fold_accuracies: [0.5, 1],
+ * });
+ * console.log(line); // "VAL 50.00% at FAR 1e-3  AUC 0.8750  EER 25.00%  threshold 1.00"
+ * ```
+ */
+export function formatSummary(metrics: EvalMetrics): string {
+  const percent = (fraction: number) => `${(fraction * 100).toFixed(2)}%`;
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(metrics)) {
+    if (key.startsWith("val_at_far_") && typeof value === "number") {
+      parts.push(
+        `VAL ${percent(value)} at FAR ${key.slice("val_at_far_".length)}`,
+      );
+    }
+  }
+  parts.push(
+    `AUC ${metrics.auc.toFixed(4)}`,
+    `EER ${percent(metrics.eer)}`,
+    `threshold ${metrics.threshold_mean.toFixed(2)}`,
+  );
+  return parts.join("  ");
 }

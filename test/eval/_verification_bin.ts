@@ -5,6 +5,9 @@
  * bytes for protocols 3 to 5.
  */
 
+import { Buffer } from "node:buffer";
+import sharp from "sharp";
+
 function uint32(value: number): number[] {
   return [
     value & 0xff,
@@ -85,4 +88,24 @@ export function encodeVerificationBin(
     offset += chunk.length;
   }
   return bytes;
+}
+
+/** Encodes a square JPEG of colour gradients whose slopes depend on k. */
+export async function gradientJpeg(
+  k: number,
+  size = 112,
+): Promise<Uint8Array> {
+  const pixels = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const offset = 3 * (y * size + x);
+      pixels[offset] = (x * (k + 1)) % 256;
+      pixels[offset + 1] = (y * 2 + k * 16) % 256;
+      pixels[offset + 2] = ((x + y) * k) % 256;
+    }
+  }
+  const jpeg = await sharp(Buffer.from(pixels), {
+    raw: { width: size, height: size, channels: 3 },
+  }).jpeg({ quality: 90 }).toBuffer();
+  return new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.length);
 }

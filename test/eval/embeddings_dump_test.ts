@@ -7,6 +7,7 @@ import {
   writeEmbeddingsDump,
 } from "../../src/eval/embeddings_dump.ts";
 import type { ProtocolOptions } from "../../src/eval/protocol.ts";
+import { InputError } from "../../src/errors.ts";
 import { sha256File } from "../../src/hash.ts";
 import { writeSafetensors } from "../../src/safetensors.ts";
 import { goldenEmbeddings } from "./_golden_embeddings.ts";
@@ -240,5 +241,16 @@ Deno.test("readEmbeddingsDump rejects a label other than 0 or 1", async () => {
       { name: "issame", shape: [2], data: Uint8Array.from([1, 2]) },
     ],
     /issame\[1\] is 2, expected 0 or 1/,
+  );
+});
+
+Deno.test("readEmbeddingsDump names a missing file", async () => {
+  await assert.rejects(
+    readEmbeddingsDump("/nonexistent/set.safetensors"),
+    (error: unknown) =>
+      error instanceof InputError &&
+      error.message.startsWith(
+        'Cannot read embeddings "/nonexistent/set.safetensors": file not found',
+      ),
   );
 });

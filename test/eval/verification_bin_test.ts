@@ -1,28 +1,9 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import sharp from "sharp";
 import { decodeImageBytes } from "../../src/data/image.ts";
 import { readVerificationBin } from "../../src/eval/verification_bin.ts";
-import { encodeVerificationBin } from "./_verification_bin.ts";
-
-/** Encodes a 112x112 JPEG of a diagonal gradient whose slope depends on k. */
-async function gradientJpeg(k: number): Promise<Uint8Array> {
-  const size = 112;
-  const pixels = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const offset = 3 * (y * size + x);
-      pixels[offset] = (x * (k + 1)) % 256;
-      pixels[offset + 1] = (y * 2 + k * 16) % 256;
-      pixels[offset + 2] = ((x + y) * k) % 256;
-    }
-  }
-  const jpeg = await sharp(Buffer.from(pixels), {
-    raw: { width: size, height: size, channels: 3 },
-  }).jpeg({ quality: 90 }).toBuffer();
-  return new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.length);
-}
+import { encodeVerificationBin, gradientJpeg } from "./_verification_bin.ts";
 
 async function withBin(
   bytes: Uint8Array,

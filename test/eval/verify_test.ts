@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   evaluatePairs,
+  formatFar,
   formatFoldTable,
+  formatSummary,
   hasPairsForFar,
   valAtFarKey,
 } from "../../src/eval/verify.ts";
@@ -137,4 +139,20 @@ Deno.test("evaluatePairs leaves out flip when unknown", () => {
     flip: undefined,
   });
   assert.ok(!("flip" in metrics));
+});
+
+Deno.test("formatSummary lists VAL, AUC, EER and threshold", () => {
+  // Every same-person distance is below every different-person one, so AUC
+  // is 1 and EER 0; VAL at the tiny FAR target is 1 on both folds.
+  const { metrics } = evaluatePairs(DISTANCES, ISSAME, OPTIONS);
+  assert.equal(
+    formatSummary(metrics),
+    "VAL 100.00% at FAR 1e-3  AUC 1.0000  EER 0.00%  threshold 0.71",
+  );
+});
+
+Deno.test("formatFar writes exponent form", () => {
+  assert.equal(formatFar(0.001), "1e-3");
+  assert.equal(formatFar(0.1 * 0.01), "1e-3");
+  assert.equal(formatFar(0.0001), "1e-4");
 });
