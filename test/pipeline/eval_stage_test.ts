@@ -83,7 +83,7 @@ Deno.test("evaluateStep evaluates a .bin set beside a pairs set", async () => {
       join(trained.runDir, "tiny_bin.roc.svg"),
     );
     assert.match(svg, /<circle /);
-    assert.match(svg, /VAL \d+\.\d% at FAR 1e-3/);
+    assert.match(svg, /VAL \d+\.\d% at FAR (0|\d\.\de[-+]\d+) \(target 1e-3\)/);
     const provenance = JSON.parse(
       await Deno.readTextFile(join(trained.runDir, "provenance.json")),
     );
