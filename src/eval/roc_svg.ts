@@ -105,8 +105,10 @@ function checkRate(value: number, description: string): void {
  * 1e-4, or at the power of ten below the smallest positive FAR of the curves
  * and the operating point when that is smaller, and ends at 1. Points with a
  * smaller FAR, including FAR 0, are drawn at the left edge. The TAR axis is
- * linear from 0 to 1 with ticks every 0.2. Coordinates are written with two
- * decimals, so equal inputs give identical text.
+ * linear from 0 to 1 with ticks every 0.2. The legend sits in the lower
+ * right or the upper left corner, whichever the lines and the operating point
+ * cross less. Coordinates are written with two decimals, so equal inputs give
+ * identical text.
  *
  * @param options Title, curves (one path each, in order, colours cycling
  *   through five) and an optional operating point drawn as a labelled circle.
