@@ -3,6 +3,8 @@
  * permissions pinned in deno.json.
  */
 import assert from "node:assert/strict";
+import { writeEmbeddingsDump } from "../src/eval/embeddings_dump.ts";
+import { goldenEmbeddings } from "./eval/_golden_embeddings.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -106,4 +108,72 @@ Deno.test("train --resume rejects a run id with a path", async () => {
   const { code, stderr } = await task("train", "--resume", "--run-id", "../x");
   assert.equal(code, 1);
   assert.match(stderr, /Invalid run id "\.\.\/x"/);
+});
+
+Deno.test("evaluate --embeddings prints the file's metrics", async () => {
+  // The task may read only the repository, so the file goes under cache/.
+  const path = `cache/test-embeddings-${Date.now()}.safetensors`;
+  await writeEmbeddingsDump(`${ROOT}${path}`, {
+    ...goldenEmbeddings(),
+    flip: true,
+  });
+  try {
+    const { code, stdout, stderr } = await task(
+      "evaluate",
+      "--embeddings",
+      path,
+    );
+    assert.equal(code, 0, stderr);
+    const metrics = JSON.parse(stdout);
+    assert.equal(metrics.pairs, 6000);
+    assert.equal(metrics.accuracy_mean, 0.8481666666666667);
+    assert.equal(metrics.flip, true);
+    assert.match(stderr, /mean {3}84\.82% ± 1\.41%/);
+    assert.match(stderr, /VAL 19\.03% at FAR 1e-3 {2}AUC 0\.9258/);
+  } finally {
+    await Deno.remove(`${ROOT}${path}`);
+  }
+});
+
+Deno.test("evaluate --embeddings rejects --model", async () => {
+  const { code, stderr } = await task(
+    "evaluate",
+    "--embeddings",
+    "cache/x.safetensors",
+    "--model",
+    "model.safetensors",
+  );
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /--embeddings recomputes metrics from a file and takes no --model/,
+  );
+});
+
+Deno.test("evaluate --dump-embeddings needs --model", async () => {
+  const { code, stderr } = await task(
+    "evaluate",
+    "--dump-embeddings",
+    "results/x.safetensors",
+  );
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /--dump-embeddings writes the embeddings of a model: pass --model PATH/,
+  );
+});
+
+Deno.test("evaluate --dump-embeddings rejects a path outside results", async () => {
+  const { code, stderr } = await task(
+    "evaluate",
+    "--model",
+    "x.safetensors",
+    "--dump-embeddings",
+    "/tmp/x.safetensors",
+  );
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /Invalid --dump-embeddings "\/tmp\/x\.safetensors": the evaluate task may write only under results\/ and cache\//,
+  );
 });

@@ -56,6 +56,7 @@ const evalSetSpec: Spec = {
     pairs: { kind: "nullable", of: text },
     make_pairs: { kind: "nullable", of: makePairsSpec },
     synthetic: { kind: "boolean" },
+    bin: { kind: "nullable", of: text },
     align: { kind: "string", choices: ["none", "mtcnn"] },
   },
   defaults: {
@@ -63,6 +64,7 @@ const evalSetSpec: Spec = {
     pairs: null,
     make_pairs: null,
     synthetic: false,
+    bin: null,
     align: "none",
   },
 };

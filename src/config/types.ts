@@ -119,8 +119,9 @@ export interface MakePairsConfig {
 }
 
 /**
- * One evaluation set: an LFW-layout `root` with its `pairs` file, or a set the
- * pipeline writes first (`make_pairs`, or the held-out synthetic identities).
+ * One evaluation set: an LFW-layout `root` with its `pairs` file, an
+ * insightface verification `.bin` file, or a set the pipeline writes first
+ * (`make_pairs`, or the held-out synthetic identities).
  */
 export interface EvalSetConfig {
   name: string;
@@ -128,6 +129,8 @@ export interface EvalSetConfig {
   pairs: string | null;
   make_pairs: MakePairsConfig | null;
   synthetic: boolean;
+  /** Path of an insightface `.bin` file such as `lfw.bin`. */
+  bin: string | null;
   /** Detect and align each image with MTCNN, or use it as it is. */
   align: "none" | "mtcnn";
 }

@@ -223,15 +223,32 @@ function checkRelations(config: Config, source: string): void {
         }`,
       );
     }
-    const kinds =
-      [set.root !== null, set.make_pairs !== null, set.synthetic].filter(
-        Boolean,
-      ).length;
+    const kinds = [
+      set.root !== null,
+      set.make_pairs !== null,
+      set.synthetic,
+      set.bin !== null,
+    ].filter(Boolean).length;
     if (kinds !== 1) {
+      const present = [
+        set.root !== null ? "root" : null,
+        set.make_pairs !== null ? "make_pairs" : null,
+        set.synthetic ? "synthetic" : null,
+        set.bin !== null ? "bin" : null,
+      ].filter((name) => name !== null);
       fail(
         key,
         source,
-        "expected exactly one of root (with pairs), make_pairs or synthetic: true",
+        `expected exactly one of root (with pairs), make_pairs, synthetic: true or bin, got ${
+          present.length === 0 ? "none" : present.join(" and ")
+        }`,
+      );
+    }
+    if (set.pairs !== null && set.root === null) {
+      fail(
+        `${key}.pairs`,
+        source,
+        "a pairs file needs root, the folder its names refer to: set root, or remove pairs",
       );
     }
     if (set.synthetic && config.dataset.synthetic === null) {

@@ -45,6 +45,51 @@ function escapeXml(text: string): string {
     .replaceAll("'", "&apos;");
 }
 
+/** A rectangle in SVG pixels. */
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/**
+ * Counts the samples of the drawn lines that fall inside `box`. Each segment
+ * is sampled about every 2 pixels, so a line crossing the box is counted
+ * even when none of its points lies inside.
+ */
+function samplesInside(lines: readonly [number, number][][], box: Box) {
+  const inside = (x: number, y: number) =>
+    x >= box.left && x <= box.right && y >= box.top && y <= box.bottom;
+  let count = 0;
+  for (const line of lines) {
+    for (let i = 0; i < line.length; i++) {
+      const [x, y] = line[i];
+      if (i === 0) {
+        if (inside(x, y)) count += 1;
+        continue;
+      }
+      const [previousX, previousY] = line[i - 1];
+      const steps = Math.max(
+        1,
+        Math.ceil(Math.hypot(x - previousX, y - previousY) / 2),
+      );
+      for (let step = 1; step <= steps; step++) {
+        const t = step / steps;
+        if (
+          inside(
+            previousX + t * (x - previousX),
+            previousY + t * (y - previousY),
+          )
+        ) {
+          count += 1;
+        }
+      }
+    }
+  }
+  return count;
+}
+
 function checkRate(value: number, description: string): void {
   if (!(value >= 0 && value <= 1)) {
     throw new RangeError(
@@ -60,8 +105,10 @@ function checkRate(value: number, description: string): void {
  * 1e-4, or at the power of ten below the smallest positive FAR of the curves
  * and the operating point when that is smaller, and ends at 1. Points with a
  * smaller FAR, including FAR 0, are drawn at the left edge. The TAR axis is
- * linear from 0 to 1 with ticks every 0.2. Coordinates are written with two
- * decimals, so equal inputs give identical text.
+ * linear from 0 to 1 with ticks every 0.2. The legend sits in the lower
+ * right or the upper left corner, whichever the lines and the operating point
+ * cross less. Coordinates are written with two decimals, so equal inputs give
+ * identical text.
  *
  * @param options Title, curves (one path each, in order, colours cycling
  *   through five) and an optional operating point drawn as a labelled circle.
@@ -167,15 +214,20 @@ export function rocSvg(options: RocSvgOptions): string {
   );
 
   // One path per curve; points that round to the previous one are skipped.
+  // The pixel points are kept to place the legend where no line passes.
+  const lines: [number, number][][] = [];
   curves.forEach((curve, index) => {
     const commands: string[] = [];
+    const line: [number, number][] = [];
     let previous = "";
     for (let i = 0; i < curve.far.length; i++) {
       const point = `${fixed(xOf(curve.far[i]))} ${fixed(yOf(curve.tar[i]))}`;
       if (point === previous) continue;
       commands.push(`${commands.length === 0 ? "M" : "L"}${point}`);
+      line.push([xOf(curve.far[i]), yOf(curve.tar[i])]);
       previous = point;
     }
+    lines.push(line);
     parts.push(
       `<path d="${commands.join(" ")}" fill="none" stroke="${
         COLORS[index % COLORS.length]
@@ -188,6 +240,14 @@ export function rocSvg(options: RocSvgOptions): string {
     const y = yOf(operatingPoint.tar);
     // Keep the label inside the plot: left of the point in the right half.
     const onRight = x > (PLOT_LEFT + PLOT_RIGHT) / 2;
+    // The marker and its label, about 7 pixels per character, avoid the legend.
+    const labelWidth = 7 * operatingPoint.label.length;
+    const labelStart = onRight ? x - 7 - labelWidth : x - 4;
+    const labelEnd = onRight ? x + 4 : x + 7 + labelWidth;
+    lines.push([[labelStart, y], [labelEnd, y], [labelEnd, y + 14], [
+      labelStart,
+      y + 14,
+    ]]);
     parts.push(
       `<circle cx="${fixed(x)}" cy="${
         fixed(y)
@@ -200,13 +260,29 @@ export function rocSvg(options: RocSvgOptions): string {
     );
   }
 
-  // Legend in the lower right corner, where ROC curves rarely pass.
+  // The legend goes in the lower right corner, or in the upper left one when
+  // the drawn lines cross that less. On the log FAR axis a strong model's
+  // curve runs high across the plot, and a weak model's curve runs low.
   if (curves.length > 0) {
     const rowHeight = 16;
     const legendWidth = 150;
     const legendHeight = rowHeight * curves.length + 8;
-    const left = PLOT_RIGHT - legendWidth - 8;
-    const top = PLOT_BOTTOM - legendHeight - 8;
+    const lowerRight = {
+      left: PLOT_RIGHT - legendWidth - 8,
+      top: PLOT_BOTTOM - legendHeight - 8,
+      right: PLOT_RIGHT - 8,
+      bottom: PLOT_BOTTOM - 8,
+    };
+    const upperLeft = {
+      left: PLOT_LEFT + 8,
+      top: PLOT_TOP + 8,
+      right: PLOT_LEFT + 8 + legendWidth,
+      bottom: PLOT_TOP + 8 + legendHeight,
+    };
+    const { left, top } =
+      samplesInside(lines, upperLeft) < samplesInside(lines, lowerRight)
+        ? upperLeft
+        : lowerRight;
     parts.push(
       `<rect x="${left}" y="${top}" width="${legendWidth}" height="${legendHeight}" fill="#ffffff" stroke="#999999"/>`,
     );

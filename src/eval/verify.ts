@@ -14,9 +14,18 @@ import type { RocPoints } from "./roc.ts";
 
 /** Settings of {@linkcode evaluatePairs}. */
 export interface EvaluatePairsOptions extends ProtocolOptions {
-  /** Whether the embeddings used the flip test; recorded in the metrics. */
-  flip: boolean;
+  /**
+   * Whether the embeddings used the flip test, recorded in the metrics;
+   * undefined leaves `flip` out, for embeddings of unknown origin.
+   */
+  flip?: boolean;
 }
+
+/**
+ * The second FAR at which VAL is reported besides `farTarget`, when the set
+ * is large enough (see {@linkcode hasPairsForFar}).
+ */
+export const SECONDARY_FAR_TARGET = 1e-4;
 
 /**
  * One set's entry in the `eval` block of `metrics.json`. Rates are fractions;
@@ -33,7 +42,8 @@ export type EvalMetrics =
     eer: number;
     /** Mean of the thresholds chosen per fold, on squared L2 distance. */
     threshold_mean: number;
-    flip: boolean;
+    /** Absent when the embeddings' origin is unknown. */
+    flip?: boolean;
     fold_accuracies: number[];
   }
   & { [key: `val_at_far_${string}`]: number };
@@ -59,13 +69,58 @@ export interface PairsEvaluation {
  * @returns The key.
  */
 export function valAtFarKey(farTarget: number): `val_at_far_${string}` {
-  const rounded = Number(farTarget.toPrecision(12));
-  return `val_at_far_${rounded.toExponential()}`;
+  return `val_at_far_${formatFar(farTarget)}`;
+}
+
+/**
+ * Formats a false accept rate in exponent form, such as `1e-3` for 0.001,
+ * after rounding it to 12 significant digits.
+ *
+ * @param far False accept rate, in [0, 1].
+ * @returns The rate as text.
+ */
+export function formatFar(far: number): string {
+  return Number(far.toPrecision(12)).toExponential();
+}
+
+/**
+ * Returns whether a set has enough different-person pairs to measure VAL at
+ * `farTarget`: the training folds of every split must hold at least
+ * `1 / farTarget` of them, so that one false accept is a FAR of at most the
+ * target. With fewer, the only threshold at or below the target is the one
+ * that accepts no different-person pair, and VAL would measure the set's
+ * size rather than the model. LFW's 3,000 different-person pairs in 10
+ * folds leave 2,700 per split: enough for 1e-3, not for 1e-4.
+ *
+ * @param issame Whether each pair shows one person, `[P]`, in fold order.
+ * @param folds Number of contiguous folds; divides P.
+ * @param farTarget False accept rate, in (0, 1].
+ * @returns True when every split has enough different-person pairs.
+ */
+export function hasPairsForFar(
+  issame: readonly boolean[],
+  folds: number,
+  farTarget: number,
+): boolean {
+  const foldSize = issame.length / folds;
+  let allDiff = 0;
+  const diffInFold = new Array<number>(folds).fill(0);
+  issame.forEach((same, i) => {
+    if (!same) {
+      allDiff += 1;
+      diffInFold[Math.floor(i / foldSize)] += 1;
+    }
+  });
+  return diffInFold.every((diff) => (allDiff - diff) * farTarget >= 1);
 }
 
 /**
  * Runs the verification protocol on one set's pair distances and shapes the
  * result as its `metrics.json` entry.
+ *
+ * VAL is reported at `options.farTarget` always, and also at
+ * {@linkcode SECONDARY_FAR_TARGET} when that is smaller and
+ * {@linkcode hasPairsForFar} holds for it; otherwise that key is absent.
  *
  * @param distances Squared L2 distances between L2-normalised embeddings,
  *   `[P]`, in pairs-file order.
@@ -97,17 +152,30 @@ export function evaluatePairs(
   options: EvaluatePairsOptions,
 ): PairsEvaluation {
   const result = crossValidateVerification(distances, issame, options);
+  const vals: Record<string, number> = {
+    [valAtFarKey(options.farTarget)]: result.valMean,
+  };
+  if (
+    SECONDARY_FAR_TARGET < options.farTarget &&
+    hasPairsForFar(issame, options.folds, SECONDARY_FAR_TARGET)
+  ) {
+    const secondary = crossValidateVerification(distances, issame, {
+      ...options,
+      farTarget: SECONDARY_FAR_TARGET,
+    });
+    vals[valAtFarKey(SECONDARY_FAR_TARGET)] = secondary.valMean;
+  }
   // Keys in the order of the metrics.json schema.
   const metrics = {
     pairs: distances.length,
     folds: options.folds,
     accuracy_mean: result.accuracyMean,
     accuracy_std: result.accuracyStd,
-    [valAtFarKey(options.farTarget)]: result.valMean,
+    ...vals,
     auc: result.auc,
     eer: result.eer,
     threshold_mean: result.thresholdMean,
-    flip: options.flip,
+    ...(options.flip === undefined ? {} : { flip: options.flip }),
     fold_accuracies: result.foldAccuracies.slice(),
   } as EvalMetrics;
   return { metrics, roc: result.roc, result };
@@ -144,4 +212,40 @@ export function formatFoldTable(metrics: EvalMetrics): string {
     }%`,
   );
   return lines.join("\n");
+}
+
+/**
+ * Formats VAL at each reported FAR, AUC, EER and the mean threshold as one
+ * line, with rates in percent.
+ *
+ * @param metrics A set's metrics from {@linkcode evaluatePairs}.
+ * @returns The line, without a newline.
+ *
+ * @example
+ * ```ts
+ * import { formatSummary } from "./verify.ts";
+ * const line = formatSummary({
+ *   pairs: 4, folds: 2, accuracy_mean: 0.75, accuracy_std: 0.25,
+ *   "val_at_far_1e-3": 0.5, auc: 0.875, eer: 0.25, threshold_mean: 1,
+ *   fold_accuracies: [0.5, 1],
+ * });
+ * console.log(line); // "VAL 50.00% at FAR 1e-3  AUC 0.8750  EER 25.00%  threshold 1.00"
+ * ```
+ */
+export function formatSummary(metrics: EvalMetrics): string {
+  const percent = (fraction: number) => `${(fraction * 100).toFixed(2)}%`;
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(metrics)) {
+    if (key.startsWith("val_at_far_") && typeof value === "number") {
+      parts.push(
+        `VAL ${percent(value)} at FAR ${key.slice("val_at_far_".length)}`,
+      );
+    }
+  }
+  parts.push(
+    `AUC ${metrics.auc.toFixed(4)}`,
+    `EER ${percent(metrics.eer)}`,
+    `threshold ${metrics.threshold_mean.toFixed(2)}`,
+  );
+  return parts.join("  ");
 }

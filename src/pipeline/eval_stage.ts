@@ -1,6 +1,7 @@
 /**
  * Stage 3 of a run: the verification protocol on each configured set, for
- * the trained model and the raw-pixel reference, with ROC plots.
+ * the trained model and the raw-pixel reference, with ROC plots and the
+ * model's pair embeddings stored for recomputing the metrics.
  *
  * @module
  */
@@ -11,28 +12,32 @@ import type { Config, EvalSetConfig } from "../config/types.ts";
 import { decodeImage, resizeImage } from "../data/image.ts";
 import { makePairsSet } from "../data/make_pairs.ts";
 import { mapPool } from "../data/_pool.ts";
+import { embedImages, pixelEmbeddings } from "../eval/embeddings.ts";
 import {
-  embedImages,
-  pixelEmbeddings,
-  squaredL2Distances,
-} from "../eval/embeddings.ts";
+  type EmbeddingsDump,
+  evaluateEmbeddingsDump,
+  writeEmbeddingsDump,
+} from "../eval/embeddings_dump.ts";
 import { parsePairs, resolvePairPaths } from "../eval/pairs.ts";
 import { rocSvg } from "../eval/roc_svg.ts";
 import {
   type EvalMetrics,
-  evaluatePairs,
+  formatFar,
   formatFoldTable,
+  formatSummary,
 } from "../eval/verify.ts";
 import { writeTextAtomic } from "../fs.ts";
 import type { MobileFaceNet } from "../model/mobilefacenet.ts";
 import type { Reporter } from "../report.ts";
+import { loadBinPairs } from "./eval_bin.ts";
 
-/** An evaluation set on disk: an LFW-layout root and its pairs file. */
-export interface EvalSetSource {
-  name: string;
-  root: string;
-  pairsPath: string;
-}
+/**
+ * An evaluation set on disk: an LFW-layout root and its pairs file, or an
+ * insightface verification `.bin` file.
+ */
+export type EvalSetSource =
+  | { name: string; root: string; pairsPath: string }
+  | { name: string; binPath: string };
 
 /** Images decoded at once when loading an evaluation set. */
 const LOAD_CONCURRENCY = 4;
@@ -89,6 +94,7 @@ async function prepareEvalSet(
     );
     return { name: set.name, root: made.root, pairsPath: made.pairsPath };
   }
+  if (set.bin !== null) return { name: set.name, binPath: set.bin };
   const pairsPath = set.pairs ?? join(set.root!, "pairs.txt");
   return { name: set.name, root: set.root!, pairsPath };
 }
@@ -103,13 +109,16 @@ export interface LoadedPairs {
   first: Int32Array;
   second: Int32Array;
   issame: boolean[];
-  folds: number;
+  /** Folds the pairs file declares; null for a `.bin` file, which has none. */
+  folds: number | null;
 }
 
 /**
- * Reads a pairs file and decodes every image it names, resized to `size`.
+ * Reads a pairs file and decodes every image it names, or every image of a
+ * `.bin` file, resized to `size`.
  *
- * @throws {SyntaxError} On a malformed pairs line, naming the line.
+ * @throws {SyntaxError} On a malformed pairs line, naming the line, or a
+ *   `.bin` file that is not a verification pickle.
  * @throws {Error} When an image is missing or cannot be decoded.
  */
 export async function loadPairs(
@@ -117,6 +126,7 @@ export async function loadPairs(
   size: number,
   reporter: Reporter,
 ): Promise<LoadedPairs> {
+  if ("binPath" in source) return await loadBinPairs(source, size, reporter);
   const text = await Deno.readTextFile(source.pairsPath).catch((error) => {
     throw new InputError(
       `Cannot read pairs file "${source.pairsPath}": ${
@@ -158,32 +168,65 @@ export async function loadPairs(
   };
 }
 
-/** Squared L2 distance of each pair, from per-image normalised embeddings. */
-function pairDistances(
+/**
+ * Gathers each pair's two rows of per-image normalised embeddings
+ * (`[count, dim]`) into the per-pair arrays of an embeddings dump.
+ */
+function pairDump(
   embeddings: Float32Array,
   dim: number,
   loaded: LoadedPairs,
-): Float64Array {
+  flip: boolean,
+): EmbeddingsDump {
   const pairs = loaded.first.length;
-  const a = new Float32Array(pairs * dim);
-  const b = new Float32Array(pairs * dim);
+  const embeddings1 = new Float32Array(pairs * dim);
+  const embeddings2 = new Float32Array(pairs * dim);
   for (let p = 0; p < pairs; p++) {
-    a.set(
+    embeddings1.set(
       embeddings.subarray(loaded.first[p] * dim, (loaded.first[p] + 1) * dim),
       p * dim,
     );
-    b.set(
+    embeddings2.set(
       embeddings.subarray(loaded.second[p] * dim, (loaded.second[p] + 1) * dim),
       p * dim,
     );
   }
-  return squaredL2Distances(a, b, dim);
+  const issame = Uint8Array.from(loaded.issame, (same) => same ? 1 : 0);
+  return { embeddings1, embeddings2, issame, pairs, dim, flip };
+}
+
+/**
+ * Labels the VAL operating point with the FAR reached on the held-out folds,
+ * which differs from the target on a small set, such as
+ * `VAL 5.0% at FAR 6.7e-3 (target 1e-3)`.
+ */
+function operatingPointLabel(
+  point: { far: number; tar: number },
+  farTarget: number,
+): string {
+  const far = point.far === 0 ? "0" : point.far.toExponential(1);
+  return `VAL ${(point.tar * 100).toFixed(1)}% at FAR ${far} (target ${
+    formatFar(farTarget)
+  })`;
 }
 
 /** Metrics of one model on one set, with its ROC points. */
 export interface SetResult {
   metrics: EvalMetrics;
   roc: { far: number[]; tar: number[] };
+  /** Mean held-out FAR and VAL at the configured FAR target. */
+  operatingPoint?: { far: number; tar: number };
+}
+
+/** Result of {@linkcode evaluateSet}. */
+export interface EvaluateSetResult {
+  model: SetResult | null;
+  pixels: SetResult | null;
+  /**
+   * The model's pair embeddings under the run's
+   * `artifacts/embeddings/<set>.safetensors`; null without a model.
+   */
+  embeddingsPath: string | null;
 }
 
 /** Options of {@linkcode evaluateSet}. */
@@ -193,20 +236,23 @@ export interface EvaluateSetOptions {
   model: MobileFaceNet | null;
   runDir: string;
   reporter: Reporter;
+  /** A further path for the model's pair embeddings, such as --dump-embeddings. */
+  embeddingsCopyPath?: string;
 }
 
 /**
  * Evaluates the trained model and the raw-pixel reference on one set,
- * writes `<set>.roc.svg` and prints the fold table.
+ * writes `<set>.roc.svg` and the model's pair embeddings, and prints the fold
+ * table.
  */
 export async function evaluateSet(
   source: EvalSetSource,
   options: EvaluateSetOptions,
-): Promise<{ model: SetResult | null; pixels: SetResult | null }> {
+): Promise<EvaluateSetResult> {
   const { config, model, reporter } = options;
   const evalConfig = config.eval;
   const loaded = await loadPairs(source, config.model.input_size, reporter);
-  if (loaded.folds !== evalConfig.folds) {
+  if (loaded.folds !== null && loaded.folds !== evalConfig.folds) {
     reporter.info(
       `${source.name}: pairs file has ${loaded.folds} folds, eval.folds is ${evalConfig.folds}; using eval.folds`,
     );
@@ -216,10 +262,10 @@ export async function evaluateSet(
     thresholdMax: evalConfig.threshold_max,
     thresholdStep: evalConfig.threshold_step,
     farTarget: evalConfig.far_target,
-    flip: evalConfig.flip,
   };
 
   let modelResult: SetResult | null = null;
+  let embeddingsPath: string | null = null;
   if (model !== null) {
     const bar = reporter.progress(
       `${source.name} embeddings`,
@@ -237,14 +283,38 @@ export async function evaluateSet(
         onProgress: (done) => bar.update(done),
       },
     );
-    const evaluation = evaluatePairs(
-      pairDistances(embeddings, config.model.embedding_size, loaded),
-      loaded.issame,
-      protocol,
+    const dump = pairDump(
+      embeddings,
+      config.model.embedding_size,
+      loaded,
+      evalConfig.flip,
     );
-    modelResult = { metrics: evaluation.metrics, roc: evaluation.roc };
+    const evaluation = evaluateEmbeddingsDump(dump, protocol);
+    modelResult = {
+      metrics: evaluation.metrics,
+      roc: evaluation.roc,
+      operatingPoint: {
+        far: evaluation.result.farMean,
+        tar: evaluation.result.valMean,
+      },
+    };
+    embeddingsPath = join(
+      options.runDir,
+      "artifacts",
+      "embeddings",
+      `${source.name}.safetensors`,
+    );
+    await writeEmbeddingsDump(embeddingsPath, dump);
+    if (options.embeddingsCopyPath !== undefined) {
+      await writeEmbeddingsDump(options.embeddingsCopyPath, dump);
+      reporter.info(
+        `${source.name}: wrote pair embeddings to ${options.embeddingsCopyPath}`,
+      );
+    }
     reporter.info(
-      `${source.name}, trained model:\n${formatFoldTable(evaluation.metrics)}`,
+      `${source.name}, trained model:\n${
+        formatFoldTable(evaluation.metrics)
+      }\n${formatSummary(evaluation.metrics)}`,
     );
   }
 
@@ -258,14 +328,15 @@ export async function evaluateSet(
       pixelSize,
       { flip: evalConfig.flip },
     );
-    const evaluation = evaluatePairs(
-      pairDistances(embeddings, pixelSize * pixelSize, loaded),
-      loaded.issame,
+    const evaluation = evaluateEmbeddingsDump(
+      pairDump(embeddings, pixelSize * pixelSize, loaded, evalConfig.flip),
       protocol,
     );
     pixelResult = { metrics: evaluation.metrics, roc: evaluation.roc };
     reporter.info(
-      `${source.name}, raw pixels:\n${formatFoldTable(evaluation.metrics)}`,
+      `${source.name}, raw pixels:\n${formatFoldTable(evaluation.metrics)}\n${
+        formatSummary(evaluation.metrics)
+      }`,
     );
   }
 
@@ -287,8 +358,15 @@ export async function evaluateSet(
       rocSvg({
         title: `ROC on ${source.name} (${loaded.first.length} pairs)`,
         curves,
+        operatingPoint: modelResult?.operatingPoint && {
+          ...modelResult.operatingPoint,
+          label: operatingPointLabel(
+            modelResult.operatingPoint,
+            evalConfig.far_target,
+          ),
+        },
       }),
     );
   }
-  return { model: modelResult, pixels: pixelResult };
+  return { model: modelResult, pixels: pixelResult, embeddingsPath };
 }

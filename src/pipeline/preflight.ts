@@ -43,6 +43,9 @@ export async function findMissingInputs(
         missing.push([`eval.sets[${i}].pairs`, pairs]);
       }
     }
+    if (set.bin !== null && !(await exists(set.bin))) {
+      missing.push([`eval.sets[${i}].bin`, set.bin]);
+    }
     if (set.make_pairs !== null && !(await exists(set.make_pairs.root))) {
       missing.push([`eval.sets[${i}].make_pairs.root`, set.make_pairs.root]);
     }

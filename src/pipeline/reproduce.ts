@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import type { ResolvedConfig } from "../config/load.ts";
 import { sha256File } from "../hash.ts";
 import { countModel, mobileFaceNetUnits } from "../model/architecture.ts";
@@ -119,13 +119,42 @@ export async function trainStep(
 }
 
 /**
+ * Returns the path of one set's copy of the pair embeddings requested with
+ * `--dump-embeddings FILE`: FILE itself when one set is evaluated, otherwise
+ * FILE with `.<set>` inserted before its extension, such as
+ * `emb.lfw.safetensors` for `emb.safetensors`.
+ *
+ * @param path The FILE given.
+ * @param setName The set's name.
+ * @param setCount Number of sets evaluated.
+ */
+export function embeddingsCopyPath(
+  path: string,
+  setName: string,
+  setCount: number,
+): string {
+  if (setCount === 1) return path;
+  const extension = extname(path);
+  const stem = basename(path, extension);
+  return join(dirname(path), `${stem}.${setName}${extension}`);
+}
+
+/** Options of {@linkcode evaluateStep}. */
+export interface EvaluateStepOptions {
+  /** `--dump-embeddings FILE`: a copy of each set's pair embeddings. */
+  dumpEmbeddings?: string;
+}
+
+/**
  * Runs stage 3: every configured set with the model at `modelPath` (or the
- * pixel reference alone when it is null), recording metrics per set.
+ * pixel reference alone when it is null), recording metrics per set and the
+ * model's pair embeddings of each set as the artefact `embeddings_<set>`.
  */
 export async function evaluateStep(
   context: RunContext,
   modelPath: string | null,
   synthetic: DatasetStageResult["synthetic"],
+  options: EvaluateStepOptions = {},
 ): Promise<void> {
   const { provenance, metrics, reporter } = context;
   const { config } = context.resolved;
@@ -141,6 +170,7 @@ export async function evaluateStep(
   const model = modelPath === null
     ? null
     : await loadTrainedModel(config.model, modelPath);
+  const artifacts: Record<string, { path: string; sha256: string }> = {};
   try {
     for (const source of sources) {
       const result = await evaluateSet(source, {
@@ -148,7 +178,20 @@ export async function evaluateStep(
         model,
         runDir: context.runDir,
         reporter,
+        embeddingsCopyPath: options.dumpEmbeddings === undefined
+          ? undefined
+          : embeddingsCopyPath(
+            options.dumpEmbeddings,
+            source.name,
+            sources.length,
+          ),
       });
+      if (result.embeddingsPath !== null) {
+        artifacts[`embeddings_${source.name}`] = {
+          path: relativeToRun(context, result.embeddingsPath),
+          sha256: await sha256File(result.embeddingsPath),
+        };
+      }
       if (result.model) {
         (metrics.eval ??= {})[source.name] = result.model.metrics;
       }
@@ -163,7 +206,10 @@ export async function evaluateStep(
   } finally {
     model?.dispose();
   }
-  await provenance.end("evaluate", { backend: { ...backend } });
+  await provenance.end("evaluate", {
+    backend: { ...backend },
+    ...(Object.keys(artifacts).length > 0 ? { artifacts } : {}),
+  });
 }
 
 /**

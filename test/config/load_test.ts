@@ -173,3 +173,55 @@ Deno.test("canonicalJson sorts keys", () => {
     '{"a":[{"c":3,"d":2}],"b":1}',
   );
 });
+
+Deno.test("loadConfig accepts an evaluation set from a .bin file", async () => {
+  const text = "dataset:\n  roots: [{ path: data/faces }]\n" +
+    "eval:\n  sets:\n    - name: lfw\n      bin: data/lfw.bin\n";
+  await withProfile(text, async (path) => {
+    const { config } = await loadConfig(path);
+    assert.equal(config.eval.sets[0].bin, "data/lfw.bin");
+    assert.equal(config.eval.sets[0].root, null);
+    assert.equal(config.eval.sets[0].synthetic, false);
+  });
+});
+
+Deno.test("loadConfig rejects a set with root and bin", async () => {
+  const text =
+    "eval:\n  sets:\n    - name: lfw\n      root: data/lfw\n      bin: data/lfw.bin\n";
+  await withProfile(text, async (path) => {
+    await assert.rejects(loadConfig(path), (error: Error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.key, "eval.sets[0]");
+      assert.equal(
+        error.message,
+        `Invalid config key "eval.sets[0]" in "${path}": expected exactly one of root (with pairs), make_pairs, synthetic: true or bin, got root and bin`,
+      );
+      return true;
+    });
+  });
+});
+
+Deno.test("loadConfig rejects a set of no kind", async () => {
+  await withProfile("eval:\n  sets:\n    - name: lfw\n", async (path) => {
+    await assert.rejects(
+      loadConfig(path),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.message.endsWith("synthetic: true or bin, got none"),
+    );
+  });
+});
+
+Deno.test("loadConfig rejects pairs without root", async () => {
+  const text =
+    "eval:\n  sets:\n    - name: lfw\n      bin: lfw.bin\n      pairs: pairs.txt\n";
+  await withProfile(text, async (path) => {
+    await assert.rejects(
+      loadConfig(path),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.key === "eval.sets[0].pairs" &&
+        error.message.includes("a pairs file needs root"),
+    );
+  });
+});

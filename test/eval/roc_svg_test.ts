@@ -114,3 +114,31 @@ Deno.test("rocSvg rasterises with sharp", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Returns the x and y of the legend's frame. */
+function legendCorner(svg: string): [number, number] {
+  const match = /<rect x="([\d.]+)" y="([\d.]+)"[^>]*stroke="#999999"/.exec(
+    svg,
+  );
+  assert.ok(match, "no legend frame");
+  return [Number(match[1]), Number(match[2])];
+}
+
+Deno.test("rocSvg puts the legend lower right for a strong model", () => {
+  const svg = rocSvg({ title: "LFW", curves: [MODEL, PIXELS] });
+  // Plot right 460 less the legend width 150 and the margin 8; plot bottom
+  // 342 less two rows of 16, the padding 8 and the margin 8.
+  assert.deepEqual(legendCorner(svg), [302, 294]);
+});
+
+Deno.test("rocSvg moves the legend upper left for a weak model", () => {
+  // TAR stays below 0.2 until FAR 0.1, so the curve crosses the lower right.
+  const weak = {
+    label: "weak",
+    far: [0, 0.001, 0.01, 0.05, 0.1, 0.3, 1],
+    tar: [0, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+  };
+  const svg = rocSvg({ title: "smoke", curves: [weak] });
+  // Plot left 62 and top 40, each plus the margin 8.
+  assert.deepEqual(legendCorner(svg), [70, 48]);
+});

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import {
   evaluatePairs,
+  formatFar,
   formatFoldTable,
+  formatSummary,
+  hasPairsForFar,
   valAtFarKey,
 } from "../../src/eval/verify.ts";
 
@@ -78,4 +81,78 @@ Deno.test("formatFoldTable lists folds and mean", () => {
       "mean   87.50% ± 12.50%",
     ].join("\n"),
   );
+});
+
+/** Fold labels: each of `folds` folds has `same` same then `diff` different. */
+function foldLabels(folds: number, same: number, diff: number): boolean[] {
+  const labels: boolean[] = [];
+  for (let fold = 0; fold < folds; fold++) {
+    for (let i = 0; i < same + diff; i++) labels.push(i < same);
+  }
+  return labels;
+}
+
+Deno.test("hasPairsForFar needs 1 / FAR training pairs per split", () => {
+  // LFW: 10 folds of 300 + 300 leave 2,700 different pairs per split.
+  const lfw = foldLabels(10, 300, 300);
+  assert.equal(hasPairsForFar(lfw, 10, 1e-3), true);
+  assert.equal(hasPairsForFar(lfw, 10, 1e-4), false);
+  // Two folds of 10,000 different pairs leave exactly 10,000 per split.
+  assert.equal(hasPairsForFar(foldLabels(2, 5, 10000), 2, 1e-4), true);
+  assert.equal(hasPairsForFar(foldLabels(2, 5, 9999), 2, 1e-4), false);
+});
+
+Deno.test("evaluatePairs adds VAL at 1e-4 on a large set", () => {
+  const issame = foldLabels(2, 5, 10000);
+  const distances = new Float64Array(issame.length);
+  issame.forEach((same, i) => {
+    distances[i] = same ? 0.5 : 1 + (i % 1000) / 1000;
+  });
+  const { metrics } = evaluatePairs(distances, issame, {
+    ...OPTIONS,
+    folds: 2,
+  });
+  assert.deepEqual(Object.keys(metrics).slice(4, 6), [
+    "val_at_far_1e-3",
+    "val_at_far_1e-4",
+  ]);
+  assert.equal(metrics["val_at_far_1e-4"], 1);
+});
+
+Deno.test("evaluatePairs leaves out VAL at 1e-4 on LFW's size", () => {
+  const issame = foldLabels(10, 300, 300);
+  const distances = new Float64Array(issame.length);
+  issame.forEach((same, i) => {
+    distances[i] = same ? 0.5 : 1 + (i % 300) / 300;
+  });
+  const { metrics } = evaluatePairs(distances, issame, {
+    ...OPTIONS,
+    folds: 10,
+  });
+  assert.ok("val_at_far_1e-3" in metrics);
+  assert.ok(!("val_at_far_1e-4" in metrics));
+});
+
+Deno.test("evaluatePairs leaves out flip when unknown", () => {
+  const { metrics } = evaluatePairs(DISTANCES, ISSAME, {
+    ...OPTIONS,
+    flip: undefined,
+  });
+  assert.ok(!("flip" in metrics));
+});
+
+Deno.test("formatSummary lists VAL, AUC, EER and threshold", () => {
+  // Every same-person distance is below every different-person one, so AUC
+  // is 1 and EER 0; VAL at the tiny FAR target is 1 on both folds.
+  const { metrics } = evaluatePairs(DISTANCES, ISSAME, OPTIONS);
+  assert.equal(
+    formatSummary(metrics),
+    "VAL 100.00% at FAR 1e-3  AUC 1.0000  EER 0.00%  threshold 0.71",
+  );
+});
+
+Deno.test("formatFar writes exponent form", () => {
+  assert.equal(formatFar(0.001), "1e-3");
+  assert.equal(formatFar(0.1 * 0.01), "1e-3");
+  assert.equal(formatFar(0.0001), "1e-4");
 });
