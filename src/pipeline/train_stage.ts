@@ -5,14 +5,19 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { configToYaml } from "../config/load.ts";
 import { loadTrainingSet } from "../data/build.ts";
 import { writeTextAtomic } from "../fs.ts";
 import { createReporter } from "../report.ts";
 import { type LossPoint, lossSvg } from "../results/loss_svg.ts";
 import type { BackendInfo } from "../runtime/backend.ts";
-import { type StepRecord, train, type TrainSummary } from "../train/train.ts";
+import {
+  type StepRecord,
+  train,
+  TrainingInterruptedError,
+  type TrainSummary,
+} from "../train/train.ts";
 import type { RunContext } from "./context.ts";
 
 /** Writes every byte, looping because one write may take only part. */
@@ -47,6 +52,15 @@ export async function readTrainLog(path: string): Promise<StepRecord[]> {
   );
 }
 
+/** Returns the command line that continues a run's training. */
+function resumeCommand(context: RunContext): string {
+  const resultsDir = dirname(context.runDir);
+  const where = resultsDir === "results" ? "" : ` --results-dir ${resultsDir}`;
+  return `deno task train --resume --run-id ${
+    basename(context.runDir)
+  }${where}`;
+}
+
 /**
  * Trains on the dataset in `datasetDir` and records the results in the run.
  *
@@ -54,6 +68,10 @@ export async function readTrainLog(path: string): Promise<StepRecord[]> {
  * logged, so an interrupted run keeps every step it logged. On resume, once
  * the checkpoint has loaded, records past its step are dropped, because the
  * resumed run logs those steps again.
+ *
+ * SIGINT (Ctrl-C) during training lets the current optimiser step finish,
+ * writes its checkpoint and throws {@linkcode TrainingInterruptedError},
+ * whose message gives the command that continues the run.
  */
 export async function runTrainStage(
   context: RunContext,
@@ -79,6 +97,9 @@ export async function runTrainStage(
       context.reporter.record(record);
     },
   });
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort();
+  Deno.addSignalListener("SIGINT", onInterrupt);
   let summary: TrainSummary;
   try {
     summary = await train({
@@ -106,8 +127,20 @@ export async function runTrainStage(
           kept.map((r) => JSON.stringify(r) + "\n").join(""),
         );
       },
+      signal: interrupt.signal,
     });
+  } catch (error) {
+    if (error instanceof TrainingInterruptedError) {
+      throw new TrainingInterruptedError(
+        error.step,
+        error.totalSteps,
+        error.checkpoint,
+        `continue with: ${resumeCommand(context)}`,
+      );
+    }
+    throw error;
   } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
     (file as Deno.FsFile | null)?.close();
   }
 
