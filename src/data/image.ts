@@ -79,9 +79,9 @@ export async function decodeImageBytes(
 }
 
 /**
- * The most pixels sharp decodes, its default `limitInputPixels` (0x3FFF x
- * 0x3FFF, sharp 0.35 `index.d.ts`). Larger files are rejected from their
- * header, before any pixel is decompressed.
+ * The maximum pixel count sharp decodes by default: `limitInputPixels` is
+ * 0x3FFF x 0x3FFF (sharp 0.35 `index.d.ts`). Larger files are rejected from
+ * their header, before any pixel is decompressed.
  */
 const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 

@@ -1,7 +1,7 @@
 /**
- * Two `reproduce` processes started at once: with the same run id one
- * proceeds and the other stops before any work; with different ids both
- * finish with the same results, sharing one dataset cache.
+ * Two `reproduce` processes started at once. With the same run id, one
+ * proceeds and the other stops before any work. With different ids, both
+ * finish with the same results while sharing one dataset cache.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

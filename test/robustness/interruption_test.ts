@@ -1,9 +1,9 @@
 /**
- * Task processes stopped part-way: SIGKILL at five points of the dataset
- * build and five points of training, each followed by a rerun or a resume,
- * ends with the same manifest and the same weights as a run never stopped;
- * SIGINT during training writes a checkpoint and exits with code 130 and
- * the resume command (cpu backend).
+ * Task processes stopped part-way, on the cpu backend. The dataset task and
+ * the training task are each killed with SIGKILL at five points and rerun or
+ * resumed, and must end with the manifest and the weights of a run never
+ * stopped. SIGINT during training must write a checkpoint and exit with
+ * code 130 and the resume command.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -67,7 +67,7 @@ Deno.test("dataset killed at five points rebuilds the same manifest", async () =
     // use the same cache folder.
     await Deno.rename(cacheDir, join(dir, "straight"));
 
-    // Each point is a share of the files the stage writes; a rerun
+    // Each point is a share of the files the stage writes. A rerun
     // regenerates an incomplete synthetic set and rebuilds an incomplete
     // dataset from the start.
     const points = [
