@@ -18,6 +18,7 @@ import {
   TrainingInterruptedError,
   type TrainSummary,
 } from "../train/train.ts";
+import { InputError } from "../errors.ts";
 import type { RunContext } from "./context.ts";
 
 /** Writes every byte, looping because one write may take only part. */
@@ -28,7 +29,14 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
   }
 }
 
-/** Reads the records of an existing train.jsonl (for resume and plots). */
+/**
+ * Reads the records of an existing train.jsonl (for resume and plots).
+ *
+ * A record is complete once its newline is written, so a last line without
+ * one, cut off by a kill or a full disk, is dropped.
+ *
+ * @throws {SyntaxError} When a complete line is not JSON, naming the line.
+ */
 export async function readTrainLog(path: string): Promise<StepRecord[]> {
   let text: string;
   try {
@@ -37,7 +45,8 @@ export async function readTrainLog(path: string): Promise<StepRecord[]> {
     if (error instanceof Deno.errors.NotFound) return [];
     throw error;
   }
-  return text.split("\n").filter((line) => line.trim() !== "").map(
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+  return complete.split("\n").filter((line) => line.trim() !== "").map(
     (line, i) => {
       try {
         return JSON.parse(line) as StepRecord;
@@ -92,8 +101,15 @@ export async function runTrainStage(
   const reporter = createReporter({
     writer: { writeLine: (line) => context.reporter.info(line) },
     onRecord: (record) => {
-      file ??= Deno.openSync(logPath, { create: true, append: true });
-      writeAll(file, encoder.encode(JSON.stringify(record) + "\n"));
+      try {
+        file ??= Deno.openSync(logPath, { create: true, append: true });
+        writeAll(file, encoder.encode(JSON.stringify(record) + "\n"));
+      } catch (error) {
+        throw new InputError(
+          `Cannot append to "${logPath}": ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       context.reporter.record(record);
     },
   });
