@@ -66,3 +66,24 @@ export async function exists(path: string): Promise<boolean> {
     throw error;
   }
 }
+
+/**
+ * Runs `body` while holding an exclusive lock on the file `path`, created
+ * empty when missing, so processes that share a cache folder take turns.
+ * The operating system releases the lock when the process ends, so a killed
+ * run never leaves it held.
+ */
+export async function withFileLock<T>(
+  path: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const file = await Deno.open(path, { create: true, write: true });
+  try {
+    await file.lock(true);
+    return await body();
+  } finally {
+    // Closing the file releases the lock.
+    file.close();
+  }
+}

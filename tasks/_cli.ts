@@ -19,7 +19,10 @@ import { stderrWriter } from "../src/progress.ts";
 import { createReporter, type Reporter } from "../src/report.ts";
 import { InputError } from "../src/errors.ts";
 import { RunExistsError } from "../src/results/run_folder.ts";
-import { NonFiniteLossError } from "../src/train/train.ts";
+import {
+  NonFiniteLossError,
+  TrainingInterruptedError,
+} from "../src/train/train.ts";
 
 /** Flags that select and adjust a configuration. */
 export const CONFIG_FLAGS = {
@@ -95,15 +98,19 @@ const EXPECTED_ERRORS = [
   ...Object.values(Deno.errors),
 ];
 
-/** Deno's errors for a path outside the task's pinned permissions. */
-const PERMISSION_ERRORS = [
-  Deno.errors.NotCapable,
-  Deno.errors.PermissionDenied,
-];
+/**
+ * Deno's error for a path outside the task's pinned permissions. The
+ * operating system's own denials raise PermissionDenied, which gets no hint.
+ */
+const PERMISSION_ERRORS = [Deno.errors.NotCapable];
+
+/** Exit code of a run stopped by SIGINT: 128 plus the signal number 2. */
+const INTERRUPTED_EXIT_CODE = 130;
 
 /**
  * Runs a task body; an expected error prints its message on stderr and
- * exits with code 1, anything else keeps its stack trace.
+ * exits with code 1, anything else keeps its stack trace. A training run
+ * stopped by SIGINT prints how to continue and exits with code 130.
  */
 export async function runTask(
   main: () => Promise<void>,
@@ -112,6 +119,10 @@ export async function runTask(
   try {
     await main();
   } catch (error) {
+    if (error instanceof TrainingInterruptedError) {
+      console.error(error.message);
+      Deno.exit(INTERRUPTED_EXIT_CODE);
+    }
     if (EXPECTED_ERRORS.some((kind) => error instanceof kind)) {
       console.error(`error: ${(error as Error).message}`);
       if (error instanceof UsageError) console.error(usage);

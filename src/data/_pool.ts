@@ -10,7 +10,8 @@
  * Maps `items` through `work` with at most `concurrency` calls pending.
  *
  * @returns The results in the order of `items`.
- * @throws The first error of `work`; items not yet started are not run.
+ * @throws The first error of `work`, once the calls in flight have
+ *   settled; items not yet started are not run.
  */
 export async function mapPool<T, R>(
   items: readonly T[],
@@ -19,15 +20,14 @@ export async function mapPool<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  let failed = false;
+  let failure: { error: unknown } | null = null;
   async function worker(): Promise<void> {
-    while (!failed && next < items.length) {
+    while (failure === null && next < items.length) {
       const index = next++;
       try {
         results[index] = await work(items[index], index);
       } catch (error) {
-        failed = true;
-        throw error;
+        failure ??= { error };
       }
     }
   }
@@ -35,6 +35,9 @@ export async function mapPool<T, R>(
     { length: Math.max(1, Math.min(concurrency, items.length)) },
     worker,
   );
+  // Wait for the calls in flight even after a failure, so that none of them
+  // still writes once the caller sees the error and cleans up.
   await Promise.all(workers);
+  if (failure !== null) throw (failure as { error: unknown }).error;
   return results;
 }

@@ -78,7 +78,22 @@ export async function decodeImageBytes(
   }
 }
 
+/**
+ * The maximum pixel count sharp decodes by default: `limitInputPixels` is
+ * 0x3FFF x 0x3FFF (sharp 0.35 `index.d.ts`). Larger files are rejected from
+ * their header, before any pixel is decompressed.
+ */
+const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+
 async function decodeWithSharp(bytes: Uint8Array): Promise<RawImage> {
+  // Without the limit here, so the header's size can go into the message.
+  const { width, height } = await sharp(bytes, { limitInputPixels: false })
+    .metadata();
+  if (width * height > MAX_INPUT_PIXELS) {
+    throw new RangeError(
+      `image is ${width}x${height} pixels, above the decoder limit of ${MAX_INPUT_PIXELS} pixels (16383x16383): shrink it, or remove it from the dataset`,
+    );
+  }
   const { data, info } = await sharp(bytes)
     .rotate()
     .removeAlpha()

@@ -84,6 +84,9 @@ async function entryKind(
     } catch (error) {
       // A dangling link is neither an identity nor an image.
       if (error instanceof Deno.errors.NotFound) return "other";
+      if (error instanceof Deno.errors.FilesystemLoop) {
+        throw symlinkLoopError(path);
+      }
       throw error;
     }
   }
@@ -92,17 +95,35 @@ async function entryKind(
   return "other";
 }
 
+/** Returns the error for a symbolic link that resolves back to itself. */
+function symlinkLoopError(path: string): DatasetError {
+  return new DatasetError(
+    path,
+    `Cannot scan dataset: symbolic link "${path}" loops (too many levels of symbolic links): remove it, or point it at a folder or an image`,
+  );
+}
+
 /** Lists a folder's non-hidden entries of one kind, in code-point order. */
 async function listEntries(
   folder: string,
   kind: "folder" | "file",
 ): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(folder)) {
-    if (entry.name.startsWith(".")) continue;
-    if (await entryKind(join(folder, entry.name), entry) === kind) {
-      names.push(entry.name);
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (entry.name.startsWith(".")) continue;
+      if (await entryKind(join(folder, entry.name), entry) === kind) {
+        names.push(entry.name);
+      }
     }
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new DatasetError(
+        folder,
+        `Cannot scan dataset: folder "${folder}" cannot be listed (permission denied): give the user running the task read and execute rights on it (chmod a+rx), or remove it`,
+      );
+    }
+    throw error;
   }
   return names.sort(compareCodePoints);
 }
@@ -118,6 +139,9 @@ async function checkRoot(root: RootConfig, index: number): Promise<void> {
         root.path,
         `Cannot scan dataset: folder "${root.path}" not found: set dataset.roots[${index}].path, or use --profile smoke for the embedded data`,
       );
+    }
+    if (error instanceof Deno.errors.FilesystemLoop) {
+      throw symlinkLoopError(root.path);
     }
     throw error;
   }
@@ -172,8 +196,8 @@ async function identityFolders(
  * @returns Identities sorted by name in code-point order, with images in
  *   natural order (`2.jpg` before `10.jpg`).
  * @throws {DatasetError} When a root is missing, is a file or has no identity
- *   folders, when a listed identity folder is missing, or when two roots give
- *   the same identity name.
+ *   folders, when a listed identity folder is missing, when two roots give
+ *   the same identity name, or when a symbolic link loops.
  *
  * @example Scan one root
  * ```ts ignore

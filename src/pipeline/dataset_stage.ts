@@ -12,7 +12,7 @@ import type { Config, RootConfig } from "../config/types.ts";
 import { buildDataset, type DatasetSummary } from "../data/build.ts";
 import { scanRoots } from "../data/scan.ts";
 import { type SyntheticSet, writeSyntheticSet } from "../data/synthetic.ts";
-import { exists, writeTextAtomic } from "../fs.ts";
+import { exists, withFileLock, writeTextAtomic } from "../fs.ts";
 import { sha256Hex } from "../hash.ts";
 import type { Reporter } from "../report.ts";
 import { FaceAligner } from "../pretrained/aligner.ts";
@@ -92,22 +92,26 @@ export async function prepareSyntheticSet(
   );
   const dir = join(config.dataset.cache_dir, `synthetic-${key.slice(0, 16)}`);
   const done = join(dir, "complete.json");
-  if (await exists(done)) {
-    reporter.info(`synthetic faces: reusing ${dir} (same settings and seed)`);
-    return {
-      trainRoot: join(dir, "train"),
-      evalRoot: join(dir, "eval"),
-      pairsPath: join(dir, "eval", "pairs.txt"),
-    };
-  }
-  await removeIfPresent(dir);
-  const set = await writeSyntheticSet(config.dataset.synthetic, {
-    seed: config.seed,
-    outDir: dir,
-    reporter,
+  const synthetic = config.dataset.synthetic;
+  // Locked, so a second run with the same settings waits and then reuses it.
+  return await withFileLock(`${dir}.lock`, async () => {
+    if (await exists(done)) {
+      reporter.info(`synthetic faces: reusing ${dir} (same settings and seed)`);
+      return {
+        trainRoot: join(dir, "train"),
+        evalRoot: join(dir, "eval"),
+        pairsPath: join(dir, "eval", "pairs.txt"),
+      };
+    }
+    await removeIfPresent(dir);
+    const set = await writeSyntheticSet(synthetic, {
+      seed: config.seed,
+      outDir: dir,
+      reporter,
+    });
+    await writeTextAtomic(done, JSON.stringify({ key }) + "\n");
+    return set;
   });
-  await writeTextAtomic(done, JSON.stringify({ key }) + "\n");
-  return set;
 }
 
 /**
@@ -136,30 +140,34 @@ export async function runDatasetStage(
   const dir = join(cacheDir, `dataset-${key.slice(0, 16)}`);
   // The build writes manifest.jsonl last: its presence marks a complete build.
   const summaryPath = join(dir, "summary.json");
-  if (await exists(join(dir, "manifest.jsonl"))) {
-    reporter.info(`dataset: reusing ${dir} (inputs unchanged)`);
-    const summary = JSON.parse(
-      await Deno.readTextFile(summaryPath),
-    ) as DatasetSummary;
-    return { dir, summary, synthetic, skipped: true, inputSha256: key };
-  }
-  const aligner = config.dataset.detect === "mtcnn"
-    ? await FaceAligner.load(config, config.dataset.image_size)
-    : null;
-  try {
-    const summary = await buildDataset({ ...config.dataset, roots }, {
-      seed: config.seed,
-      outDir: dir,
-      reporter,
-      ...(aligner
-        ? {
-          align: async (image, path) =>
-            (await aligner.align(image, path)).image,
-        }
-        : {}),
-    });
-    return { dir, summary, synthetic, skipped: false, inputSha256: key };
-  } finally {
-    aligner?.dispose();
-  }
+  // Locked, so two runs of the same inputs never build into one folder at
+  // once: the second waits and then reuses the first one's build.
+  return await withFileLock(`${dir}.lock`, async () => {
+    if (await exists(join(dir, "manifest.jsonl"))) {
+      reporter.info(`dataset: reusing ${dir} (inputs unchanged)`);
+      const summary = JSON.parse(
+        await Deno.readTextFile(summaryPath),
+      ) as DatasetSummary;
+      return { dir, summary, synthetic, skipped: true, inputSha256: key };
+    }
+    const aligner = config.dataset.detect === "mtcnn"
+      ? await FaceAligner.load(config, config.dataset.image_size)
+      : null;
+    try {
+      const summary = await buildDataset({ ...config.dataset, roots }, {
+        seed: config.seed,
+        outDir: dir,
+        reporter,
+        ...(aligner
+          ? {
+            align: async (image, path) =>
+              (await aligner.align(image, path)).image,
+          }
+          : {}),
+      });
+      return { dir, summary, synthetic, skipped: false, inputSha256: key };
+    } finally {
+      aligner?.dispose();
+    }
+  });
 }

@@ -5,14 +5,20 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { configToYaml } from "../config/load.ts";
 import { loadTrainingSet } from "../data/build.ts";
 import { writeTextAtomic } from "../fs.ts";
 import { createReporter } from "../report.ts";
 import { type LossPoint, lossSvg } from "../results/loss_svg.ts";
 import type { BackendInfo } from "../runtime/backend.ts";
-import { type StepRecord, train, type TrainSummary } from "../train/train.ts";
+import {
+  type StepRecord,
+  train,
+  TrainingInterruptedError,
+  type TrainSummary,
+} from "../train/train.ts";
+import { InputError } from "../errors.ts";
 import type { RunContext } from "./context.ts";
 
 /** Writes every byte, looping because one write may take only part. */
@@ -23,7 +29,14 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
   }
 }
 
-/** Reads the records of an existing train.jsonl (for resume and plots). */
+/**
+ * Reads the records of an existing train.jsonl (for resume and plots).
+ *
+ * A record is complete once its newline is written, so a last line without
+ * one, cut off by a kill or a full disk, is dropped.
+ *
+ * @throws {SyntaxError} When a complete line is not JSON, naming the line.
+ */
 export async function readTrainLog(path: string): Promise<StepRecord[]> {
   let text: string;
   try {
@@ -32,7 +45,8 @@ export async function readTrainLog(path: string): Promise<StepRecord[]> {
     if (error instanceof Deno.errors.NotFound) return [];
     throw error;
   }
-  return text.split("\n").filter((line) => line.trim() !== "").map(
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+  return complete.split("\n").filter((line) => line.trim() !== "").map(
     (line, i) => {
       try {
         return JSON.parse(line) as StepRecord;
@@ -47,6 +61,15 @@ export async function readTrainLog(path: string): Promise<StepRecord[]> {
   );
 }
 
+/** Returns the command line that continues a run's training. */
+function resumeCommand(context: RunContext): string {
+  const resultsDir = dirname(context.runDir);
+  const where = resultsDir === "results" ? "" : ` --results-dir ${resultsDir}`;
+  return `deno task train --resume --run-id ${
+    basename(context.runDir)
+  }${where}`;
+}
+
 /**
  * Trains on the dataset in `datasetDir` and records the results in the run.
  *
@@ -54,6 +77,10 @@ export async function readTrainLog(path: string): Promise<StepRecord[]> {
  * logged, so an interrupted run keeps every step it logged. On resume, once
  * the checkpoint has loaded, records past its step are dropped, because the
  * resumed run logs those steps again.
+ *
+ * SIGINT (Ctrl-C) during training lets the current optimiser step finish,
+ * writes its checkpoint and throws {@linkcode TrainingInterruptedError},
+ * whose message gives the command that continues the run.
  */
 export async function runTrainStage(
   context: RunContext,
@@ -74,11 +101,21 @@ export async function runTrainStage(
   const reporter = createReporter({
     writer: { writeLine: (line) => context.reporter.info(line) },
     onRecord: (record) => {
-      file ??= Deno.openSync(logPath, { create: true, append: true });
-      writeAll(file, encoder.encode(JSON.stringify(record) + "\n"));
+      try {
+        file ??= Deno.openSync(logPath, { create: true, append: true });
+        writeAll(file, encoder.encode(JSON.stringify(record) + "\n"));
+      } catch (error) {
+        throw new InputError(
+          `Cannot append to "${logPath}": ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       context.reporter.record(record);
     },
   });
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort();
+  Deno.addSignalListener("SIGINT", onInterrupt);
   let summary: TrainSummary;
   try {
     summary = await train({
@@ -106,8 +143,20 @@ export async function runTrainStage(
           kept.map((r) => JSON.stringify(r) + "\n").join(""),
         );
       },
+      signal: interrupt.signal,
     });
+  } catch (error) {
+    if (error instanceof TrainingInterruptedError) {
+      throw new TrainingInterruptedError(
+        error.step,
+        error.totalSteps,
+        error.checkpoint,
+        `continue with: ${resumeCommand(context)}`,
+      );
+    }
+    throw error;
   } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
     (file as Deno.FsFile | null)?.close();
   }
 

@@ -75,6 +75,40 @@ export interface TrainOptions {
    * before any new step runs.
    */
   onResume?: (step: number) => Promise<void>;
+  /**
+   * Stops training once aborted: the optimiser step in progress finishes,
+   * its checkpoint is written, and {@linkcode train} throws
+   * {@linkcode TrainingInterruptedError}.
+   */
+  signal?: AbortSignal;
+}
+
+/** Training stopped on request after a complete step and its checkpoint. */
+export class TrainingInterruptedError extends Error {
+  /** Optimiser steps completed and saved. */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** The checkpoint of `step`. */
+  readonly checkpoint: string;
+
+  /**
+   * @param resumeHint How to continue, appended after a colon when given.
+   */
+  constructor(
+    step: number,
+    totalSteps: number,
+    checkpoint: string,
+    resumeHint?: string,
+  ) {
+    super(
+      `Training interrupted after step ${step} of ${totalSteps}: checkpoint "${checkpoint}" written` +
+        (resumeHint === undefined ? "" : `: ${resumeHint}`),
+    );
+    this.name = "TrainingInterruptedError";
+    this.step = step;
+    this.totalSteps = totalSteps;
+    this.checkpoint = checkpoint;
+  }
 }
 
 /** A non-finite loss; training stops at once, keeping the last checkpoint. */
@@ -96,6 +130,8 @@ export class NonFiniteLossError extends Error {
  * a network without batch norm.
  *
  * @throws {NonFiniteLossError} When a micro-batch loss is NaN or infinite.
+ * @throws {TrainingInterruptedError} When `options.signal` aborts before the
+ *   last step.
  */
 export async function train(options: TrainOptions): Promise<TrainSummary> {
   const { config, data, reporter } = options;
@@ -306,8 +342,21 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     }
 
     // checkpoint every checkpoint_every steps and at the end
-    if (done % trainConfig.checkpoint_every === 0 || done === totalSteps) {
-      await save(done);
+    const checkpointDue = done % trainConfig.checkpoint_every === 0 ||
+      done === totalSteps;
+    if (checkpointDue) await save(done);
+
+    // stop here when interrupted, with this step checkpointed
+    if (options.signal?.aborted && done < totalSteps) {
+      if (!checkpointDue) await save(done);
+      optimizer.dispose();
+      tf.dispose(shardTensors);
+      model.dispose();
+      throw new TrainingInterruptedError(
+        done,
+        totalSteps,
+        checkpointPath(checkpointDir, done),
+      );
     }
   }
 

@@ -38,3 +38,16 @@ Deno.test("mapPool stops after an error", async () => {
 Deno.test("mapPool returns empty for no items", async () => {
   assert.deepEqual(await mapPool([], 4, () => Promise.resolve(1)), []);
 });
+
+Deno.test("mapPool settles calls in flight before it rejects", async () => {
+  let finished = 0;
+  await assert.rejects(
+    mapPool([0, 1, 2], 3, async (item) => {
+      if (item === 0) throw new Error("item 0 failed");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      finished++;
+    }),
+    { message: "item 0 failed" },
+  );
+  assert.equal(finished, 2);
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
+import { crc32, deflateSync } from "node:zlib";
 import { decodeImage, encodePng, resizeImage } from "../../src/data/image.ts";
 import {
   HAS_SHARED_DATA,
@@ -166,4 +167,128 @@ Deno.test({
       assert.equal(image.data[p * 3], image.data[p * 3 + 2]);
     }
   },
+});
+
+Deno.test("decodeImage converts CMYK JPEG to RGB", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "cmyk.jpg");
+    const rgb = [200, 100, 50, 10, 20, 30];
+    await sharp(Uint8Array.from(rgb), {
+      raw: { width: 2, height: 1, channels: 3 },
+    }).toColourspace("cmyk").jpeg({ quality: 100 }).toFile(path);
+    assert.equal((await sharp(path).metadata()).space, "cmyk");
+    const image = await decodeImage(path);
+    assert.equal(image.channels, 3);
+    assert.equal(image.data.length, 6);
+    // The round trip through CMYK and JPEG moves each sample a little.
+    image.data.forEach((value, i) =>
+      assert.ok(Math.abs(value - rgb[i]) <= 16, `sample ${i}: ${value}`)
+    );
+  });
+});
+
+Deno.test("decodeImage scales 16-bit PNG to 8 bits", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "deep.png");
+    await sharp(new Uint16Array([65535, 0, 32896, 257, 2570, 25700]), {
+      raw: { width: 2, height: 1, channels: 3 },
+    }).toColourspace("rgb16").png().toFile(path);
+    assert.equal((await sharp(path).metadata()).depth, "ushort");
+    const image = await decodeImage(path);
+    assert.deepEqual(Array.from(image.data), [255, 0, 128, 1, 10, 100]);
+  });
+});
+
+Deno.test("decodeImage drops alpha from grey PNG", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "grey_alpha.png");
+    await sharp(Uint8Array.of(40, 0, 220, 255), {
+      raw: { width: 2, height: 1, channels: 2 },
+    }).toColourspace("b-w").png().toFile(path);
+    assert.equal((await sharp(path).metadata()).channels, 2);
+    const image = await decodeImage(path);
+    assert.deepEqual(Array.from(image.data), [40, 40, 40, 220, 220, 220]);
+  });
+});
+
+Deno.test("decodeImage reads a 1x1 image and resizes it", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "dot.png");
+    await sharp(Uint8Array.of(1, 2, 3), {
+      raw: { width: 1, height: 1, channels: 3 },
+    }).png().toFile(path);
+    const image = await decodeImage(path);
+    assert.deepEqual(Array.from(image.data), [1, 2, 3]);
+    const resized = await resizeImage(image, 16);
+    assert.equal(resized.width, 16);
+    assert.ok(resized.data.every((value, i) => value === [1, 2, 3][i % 3]));
+  });
+});
+
+/** Returns a PNG chunk: length, type, data and the CRC-32 of type and data. */
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const typed = Uint8Array.from([...new TextEncoder().encode(type), ...data]);
+  const chunk = new Uint8Array(12 + data.length);
+  const view = new DataView(chunk.buffer);
+  view.setUint32(0, data.length);
+  chunk.set(typed, 4);
+  view.setUint32(8 + data.length, crc32(typed));
+  return chunk;
+}
+
+Deno.test("decodeImage rejects a 20000x20000 image by its header", async () => {
+  await withTempDir(async (dir) => {
+    // Only the header is real: the pixel data would take 1.2 GB.
+    const header = new Uint8Array(13);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, 20000);
+    view.setUint32(4, 20000);
+    header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+    const path = join(dir, "huge.png");
+    await Deno.writeFile(
+      path,
+      Uint8Array.from([
+        ...[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+        ...pngChunk("IHDR", header),
+        ...pngChunk("IDAT", deflateSync(new Uint8Array(64))),
+        ...pngChunk("IEND", new Uint8Array()),
+      ]),
+    );
+    await assert.rejects(
+      decodeImage(path),
+      (error: Error) =>
+        error.message ===
+          `Cannot decode image "${path}": image is 20000x20000 pixels, above the decoder limit of 268402689 pixels (16383x16383): shrink it, or remove it from the dataset`,
+    );
+  });
+});
+
+Deno.test("decodeImage reads EXIF-rotated JPEG as its upright version", async () => {
+  await withTempDir(async (dir) => {
+    // Upright 16x32 (width x height): dark at the top, bright at the bottom.
+    const upright = makeImage(16, 32, (y, x, c) => 8 * y + x + 20 * c);
+    const raw = { width: 16, height: 32, channels: 3 } as const;
+    const jpeg = { quality: 100, chromaSubsampling: "4:4:4" };
+    const uprightPath = join(dir, "upright.jpg");
+    await sharp(upright.data, { raw }).jpeg(jpeg).toFile(uprightPath);
+    // Stored turned 90 degrees anticlockwise, with orientation 6 ("rotate
+    // 90 degrees clockwise to display").
+    const storedPath = join(dir, "stored.jpg");
+    const stored = await sharp(upright.data, { raw }).rotate(-90).raw()
+      .toBuffer();
+    await sharp(stored, { raw: { width: 32, height: 16, channels: 3 } })
+      .jpeg(jpeg).withMetadata({ orientation: 6 }).toFile(storedPath);
+
+    const a = await decodeImage(uprightPath);
+    const b = await decodeImage(storedPath);
+    assert.equal(b.width, 16);
+    assert.equal(b.height, 32);
+    // JPEG rounding differs between the two layouts by a few levels; a
+    // wrong orientation would differ by up to 250.
+    const maxDifference = a.data.reduce(
+      (max, value, i) => Math.max(max, Math.abs(value - b.data[i])),
+      0,
+    );
+    assert.ok(maxDifference <= 6, `max difference ${maxDifference}`);
+  });
 });

@@ -203,3 +203,92 @@ Deno.test("scanRoots rejects a listed identity that is missing", async () => {
     );
   });
 });
+
+Deno.test("scanRoots rejects an empty root", async () => {
+  await withTempDir(async (dir) => {
+    await assert.rejects(scanRoots([root(dir)], EXTENSIONS), (error) => {
+      assert.ok(error instanceof DatasetError);
+      assert.equal(
+        error.message,
+        `Cannot scan dataset: folder "${dir}" has no identity sub-folders: expected images at ${dir}/<identity>/<image>`,
+      );
+      return true;
+    });
+  });
+});
+
+Deno.test("scanRoots rejects a symbolic link loop", async () => {
+  await withTempDir(async (dir) => {
+    await touch(dir, ["root/a/1.jpg"]);
+    const loop = join(dir, "root/loop");
+    await Deno.symlink(loop, loop);
+    await assert.rejects(
+      scanRoots([root(join(dir, "root"))], EXTENSIONS),
+      (error) => {
+        assert.ok(error instanceof DatasetError);
+        assert.equal(error.path, loop);
+        assert.equal(
+          error.message,
+          `Cannot scan dataset: symbolic link "${loop}" loops (too many levels of symbolic links): remove it, or point it at a folder or an image`,
+        );
+        return true;
+      },
+    );
+  });
+});
+
+Deno.test("scanRoots rejects a root that is a link loop", async () => {
+  await withTempDir(async (dir) => {
+    const loop = join(dir, "root");
+    await Deno.symlink(loop, loop);
+    await assert.rejects(scanRoots([root(loop)], EXTENSIONS), (error) => {
+      assert.ok(error instanceof DatasetError);
+      assert.match(error.message, /symbolic link ".*\/root" loops/);
+      return true;
+    });
+  });
+});
+
+Deno.test("scanRoots lists an identity linked to its root once", async () => {
+  await withTempDir(async (dir) => {
+    // A link back up the tree is no loop at the two levels scanned.
+    await touch(dir, ["root/a/1.jpg"]);
+    await Deno.symlink(join(dir, "root"), join(dir, "root/up"));
+    const scan = await scanRoots([root(join(dir, "root"))], EXTENSIONS);
+    assert.deepEqual(scan.identities.map((id) => id.name), ["a", "up"]);
+    assert.deepEqual(scan.identities[1].images, []);
+  });
+});
+
+/** Whether chmod denies this process reads; it does not for root. */
+const CHMOD_DENIES_READS = Deno.uid() !== 0;
+
+Deno.test({
+  name: "scanRoots rejects an unreadable identity folder",
+  ignore: !CHMOD_DENIES_READS,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await touch(dir, ["a/1.jpg", "b/1.jpg"]);
+      const locked = join(dir, "b");
+      await Deno.chmod(locked, 0o000);
+      try {
+        await assert.rejects(scanRoots([root(dir)], EXTENSIONS), (error) => {
+          assert.ok(error instanceof DatasetError);
+          assert.equal(
+            error.message,
+            `Cannot scan dataset: folder "${locked}" cannot be listed (permission denied): give the user running the task read and execute rights on it (chmod a+rx), or remove it`,
+          );
+          return true;
+        });
+      } finally {
+        await Deno.chmod(locked, 0o755);
+      }
+    });
+  },
+});
+
+if (!CHMOD_DENIES_READS) {
+  console.warn(
+    "Skipping the unreadable-folder test: running as root, so chmod 000 does not deny reads",
+  );
+}

@@ -1,0 +1,51 @@
+/**
+ * Every file the repository writes goes through src/fs.ts, which writes a
+ * temporary name and renames it. The source is searched for the calls that
+ * write a file directly; each known exception is listed with its reason.
+ */
+import assert from "node:assert/strict";
+import { join, relative } from "node:path";
+import { ROOT } from "./_process.ts";
+
+/** Calls that create or write a file without the rename. */
+const DIRECT_WRITE =
+  /Deno\.(writeFile|writeTextFile|writeFileSync|writeTextFileSync|create|createSync|open|openSync|truncate)\(|\.toFile\(|createWriteStream\(/g;
+
+/** Direct writes that are allowed, by file, with the reason. */
+const EXCEPTIONS: Record<string, { count: number; reason: string }> = {
+  "src/fs.ts": {
+    count: 2,
+    reason:
+      "the atomic writer's own temporary file, and the empty lock file of withFileLock",
+  },
+  "src/pipeline/train_stage.ts": {
+    count: 1,
+    reason:
+      "train.jsonl is appended one whole line at a time, so a killed run keeps every complete record",
+  },
+};
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) files.push(...await sourceFiles(path));
+    else if (entry.name.endsWith(".ts")) files.push(path);
+  }
+  return files;
+}
+
+Deno.test("source writes files only through src/fs.ts", async () => {
+  const found: Record<string, number> = {};
+  for (const folder of ["src", "tasks"]) {
+    for (const path of await sourceFiles(join(ROOT, folder))) {
+      const text = await Deno.readTextFile(path);
+      const count = text.match(DIRECT_WRITE)?.length ?? 0;
+      if (count > 0) found[relative(ROOT, path)] = count;
+    }
+  }
+  const allowed = Object.fromEntries(
+    Object.entries(EXCEPTIONS).map(([path, { count }]) => [path, count]),
+  );
+  assert.deepEqual(found, allowed);
+});
