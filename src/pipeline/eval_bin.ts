@@ -5,7 +5,8 @@
  * @module
  */
 
-import { decodeImageBytes, resizeImage } from "../data/image.ts";
+import { decodeImageBytes } from "../data/image.ts";
+import { defaultPreparer, type ImagePreparer } from "./eval_align.ts";
 import { mapPool } from "../data/_pool.ts";
 import { InputError } from "../errors.ts";
 import {
@@ -39,6 +40,7 @@ export async function loadBinPairs(
   source: { name: string; binPath: string },
   size: number,
   reporter: Reporter,
+  prepare: ImagePreparer = defaultPreparer,
 ): Promise<LoadedPairs> {
   let set: VerificationBin;
   try {
@@ -63,7 +65,7 @@ export async function loadBinPairs(
       bytes,
       `${source.binPath} image ${i}`,
     );
-    const image = await resizeImage(decoded, size);
+    const image = await prepare(decoded, `${source.binPath} image ${i}`, size);
     images.set(image.data, i * imageBytes);
     bar.update(++done);
   });

@@ -9,7 +9,7 @@
 import { InputError } from "../errors.ts";
 import { join } from "node:path";
 import type { Config, EvalSetConfig } from "../config/types.ts";
-import { decodeImage, resizeImage } from "../data/image.ts";
+import { decodeImage } from "../data/image.ts";
 import { makePairsSet } from "../data/make_pairs.ts";
 import { mapPool } from "../data/_pool.ts";
 import { embedImages, pixelEmbeddings } from "../eval/embeddings.ts";
@@ -30,14 +30,22 @@ import { writeTextAtomic } from "../fs.ts";
 import type { MobileFaceNet } from "../model/mobilefacenet.ts";
 import type { Reporter } from "../report.ts";
 import { loadBinPairs } from "./eval_bin.ts";
+import {
+  defaultPreparer,
+  type EvalAligner,
+  type ImagePreparer,
+} from "./eval_align.ts";
 
 /**
  * An evaluation set on disk: an LFW-layout root and its pairs file, or an
  * insightface verification `.bin` file.
  */
 export type EvalSetSource =
-  | { name: string; root: string; pairsPath: string }
-  | { name: string; binPath: string };
+  & ({ name: string; root: string; pairsPath: string } | {
+    name: string;
+    binPath: string;
+  })
+  & { align?: "none" | "mtcnn" };
 
 /** Images decoded at once when loading an evaluation set. */
 const LOAD_CONCURRENCY = 4;
@@ -64,6 +72,23 @@ export async function prepareEvalSets(
 }
 
 async function prepareEvalSet(
+  set: EvalSetConfig,
+  config: Config,
+  synthetic: { evalRoot: string; pairsPath: string } | null,
+  artifactsDir: string,
+  reporter: Reporter,
+): Promise<EvalSetSource> {
+  const source = await locateEvalSet(
+    set,
+    config,
+    synthetic,
+    artifactsDir,
+    reporter,
+  );
+  return { ...source, align: set.align };
+}
+
+async function locateEvalSet(
   set: EvalSetConfig,
   config: Config,
   synthetic: { evalRoot: string; pairsPath: string } | null,
@@ -125,8 +150,11 @@ export async function loadPairs(
   source: EvalSetSource,
   size: number,
   reporter: Reporter,
+  prepare: ImagePreparer = defaultPreparer,
 ): Promise<LoadedPairs> {
-  if ("binPath" in source) return await loadBinPairs(source, size, reporter);
+  if ("binPath" in source) {
+    return await loadBinPairs(source, size, reporter, prepare);
+  }
   const text = await Deno.readTextFile(source.pairsPath).catch((error) => {
     throw new InputError(
       `Cannot read pairs file "${source.pairsPath}": ${
@@ -153,7 +181,7 @@ export async function loadPairs(
   );
   let done = 0;
   await mapPool(unique, LOAD_CONCURRENCY, async (path, i) => {
-    const image = await resizeImage(await decodeImage(path), size);
+    const image = await prepare(await decodeImage(path), path, size);
     images.set(image.data, i * imageBytes);
     bar.update(++done);
   });
@@ -222,6 +250,8 @@ export interface SetResult {
 export interface EvaluateSetResult {
   model: SetResult | null;
   pixels: SetResult | null;
+  /** The pretrained reference model, when one was given. */
+  reference: SetResult | null;
   /**
    * The model's pair embeddings under the run's
    * `artifacts/embeddings/<set>.safetensors`; null without a model.
@@ -238,6 +268,12 @@ export interface EvaluateSetOptions {
   reporter: Reporter;
   /** A further path for the model's pair embeddings, such as --dump-embeddings. */
   embeddingsCopyPath?: string;
+  /** Legend of the model's ROC curve; "trained MobileFaceNet" by default. */
+  modelLabel?: string;
+  /** The pretrained reference model, evaluated beside the trained one. */
+  reference?: MobileFaceNet | null;
+  /** MTCNN for the sets with `align: mtcnn`. */
+  aligner?: EvalAligner | null;
 }
 
 /**
@@ -251,7 +287,33 @@ export async function evaluateSet(
 ): Promise<EvaluateSetResult> {
   const { config, model, reporter } = options;
   const evalConfig = config.eval;
-  const loaded = await loadPairs(source, config.model.input_size, reporter);
+  let prepare = defaultPreparer;
+  if (source.align === "mtcnn") {
+    if (!options.aligner) {
+      throw new TypeError(
+        `evaluation set "${source.name}" needs MTCNN alignment, but no aligner was loaded`,
+      );
+    }
+    prepare = options.aligner.preparer(reporter);
+  }
+  // A pretrained model brings its own input size and embedding size.
+  const size = model?.config.input_size ?? config.model.input_size;
+  const fallbacksBefore = options.aligner?.fallbacks.length ?? 0;
+  const loaded = await loadPairs(source, size, reporter, prepare);
+  if (source.align === "mtcnn") {
+    const missed = options.aligner!.fallbacks.slice(fallbacksBefore);
+    reporter.info(
+      `${source.name}: MTCNN aligned ${
+        loaded.count - missed.length
+      } of ${loaded.count} images${
+        missed.length > 0
+          ? `; no face found in ${missed.length}, which are used whole (first: ${
+            missed[0]
+          })`
+          : ""
+      }`,
+    );
+  }
   if (loaded.folds !== null && loaded.folds !== evalConfig.folds) {
     reporter.info(
       `${source.name}: pairs file has ${loaded.folds} folds, eval.folds is ${evalConfig.folds}; using eval.folds`,
@@ -285,7 +347,7 @@ export async function evaluateSet(
     );
     const dump = pairDump(
       embeddings,
-      config.model.embedding_size,
+      model.config.embedding_size,
       loaded,
       evalConfig.flip,
     );
@@ -340,9 +402,46 @@ export async function evaluateSet(
     );
   }
 
+  let referenceResult: SetResult | null = null;
+  const reference = options.reference ?? null;
+  if (reference !== null) {
+    const referenceSize = reference.config.input_size;
+    const referenceLoaded = referenceSize === size
+      ? loaded
+      : await loadPairs(source, referenceSize, reporter, prepare);
+    const embeddings = await embedImages(
+      referenceLoaded.images,
+      referenceLoaded.count,
+      referenceLoaded.size,
+      (batch) => reference.apply(batch, false).embeddings,
+      { batchSize: evalConfig.batch_size, flip: evalConfig.flip },
+    );
+    const evaluation = evaluateEmbeddingsDump(
+      pairDump(
+        embeddings,
+        reference.config.embedding_size,
+        referenceLoaded,
+        evalConfig.flip,
+      ),
+      protocol,
+    );
+    referenceResult = { metrics: evaluation.metrics, roc: evaluation.roc };
+    reporter.info(
+      `${source.name}, pretrained MobileFaceNet (reference):\n${
+        formatFoldTable(evaluation.metrics)
+      }\n${formatSummary(evaluation.metrics)}`,
+    );
+  }
+
   const curves = [
     ...(modelResult
-      ? [{ label: "trained MobileFaceNet", ...modelResult.roc }]
+      ? [{
+        label: options.modelLabel ?? "trained MobileFaceNet",
+        ...modelResult.roc,
+      }]
+      : []),
+    ...(referenceResult
+      ? [{ label: "pretrained MobileFaceNet", ...referenceResult.roc }]
       : []),
     ...(pixelResult
       ? [{
@@ -368,5 +467,10 @@ export async function evaluateSet(
       }),
     );
   }
-  return { model: modelResult, pixels: pixelResult, embeddingsPath };
+  return {
+    model: modelResult,
+    pixels: pixelResult,
+    reference: referenceResult,
+    embeddingsPath,
+  };
 }

@@ -95,9 +95,14 @@ export class FaceAligner {
    * `selectFace`) and aligns it.
    *
    * @param path Names the image in the error.
+   * @param size Side of the aligned output; the aligner's size by default.
    * @throws {NoFaceError} When no face is found.
    */
-  async align(image: RawImage, path: string): Promise<AlignedFace> {
+  async align(
+    image: RawImage,
+    path: string,
+    size = this.size,
+  ): Promise<AlignedFace> {
     const pad = Math.round(this.#border * Math.max(image.width, image.height));
     const padded = addBorder(image, pad);
     const faces = (await detectFaces(padded, this.#nets, this.#options)).map(
@@ -114,7 +119,7 @@ export class FaceAligner {
     );
     const face = selectFace(faces, image.width, image.height, path);
     return {
-      image: alignFace(image, face.landmarks, this.size),
+      image: alignFace(image, face.landmarks, size),
       face,
       found: faces.length,
     };
