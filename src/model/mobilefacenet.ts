@@ -343,56 +343,113 @@ export class MobileFaceNet {
         "a folded MobileFaceNet has no batch norm and runs for inference only",
       );
     }
-    const epsilon = this.config.batch_norm_epsilon;
     const moments: BatchMoments[] = [];
-    const outputs: tf.Tensor4D[] = [];
     let x: tf.Tensor4D = images;
-    this.units.forEach((unit, i) => {
-      const weights = this.#weights[i];
-      const input = x;
-      let y = convolve(input, weights.weight as tf.Tensor4D, unit);
-      if (weights.bias) {
-        y = tf.add(y, weights.bias);
-      } else if (training) {
-        // Normalise with the moments over N, H and W of this batch.
-        const normalized = batchNormTraining(
-          y,
-          weights.gamma! as tf.Tensor1D,
-          weights.beta! as tf.Tensor1D,
-          epsilon,
-        );
-        const [n, oh, ow] = y.shape;
-        moments.push({
-          mean: normalized.mean,
-          variance: normalized.variance,
-          count: n * oh * ow,
-        });
-        y = normalized.y;
-      } else {
-        y = tf.batchNorm4d(
-          y,
-          weights.movingMean! as tf.Tensor1D,
-          weights.movingVariance! as tf.Tensor1D,
-          weights.beta! as tf.Tensor1D,
-          weights.gamma! as tf.Tensor1D,
-          epsilon,
-        );
-      }
-      if (weights.alpha) {
-        y = tf.prelu(y, weights.alpha as unknown as tf.Tensor4D);
-      }
-      if (unit.residualFrom !== undefined) {
-        y = tf.add(y, outputs[unit.residualFrom - 1] ?? images);
-      }
-      outputs.push(y);
-      x = y;
-    });
+    if (training) {
+      const outputs: tf.Tensor4D[] = [];
+      this.units.forEach((unit, i) => {
+        const residual = unit.residualFrom === undefined
+          ? null
+          : outputs[unit.residualFrom - 1] ?? images;
+        x = this.#applyUnit(i, x, residual, true, moments);
+        outputs.push(x);
+      });
+    } else {
+      x = this.#infer(images);
+    }
     // [N, 1, 1, D] -> [N, D]
     const embeddings = tf.reshape(x, [
       x.shape[0],
       this.config.embedding_size,
     ]) as tf.Tensor2D;
     return { embeddings, moments };
+  }
+
+  /**
+   * Runs the units for inference, keeping only the outputs a later residual
+   * connection reads. Every other activation is freed as soon as the next
+   * unit has read it, so a batch needs the memory of a few layers instead of
+   * all of them (at 112x112 and batch 64, all of them exceed the wasm
+   * backend's 4 GB heap).
+   */
+  #infer(images: tf.Tensor4D): tf.Tensor4D {
+    const saved = new Map<number, tf.Tensor4D>();
+    const needed = new Set(
+      this.units.flatMap((unit) =>
+        unit.residualFrom !== undefined && unit.residualFrom > 0
+          ? [unit.residualFrom - 1]
+          : []
+      ),
+    );
+    let x: tf.Tensor4D = images;
+    this.units.forEach((unit, i) => {
+      const source = unit.residualFrom === undefined
+        ? undefined
+        : unit.residualFrom - 1;
+      const residual = source === undefined
+        ? null
+        : source < 0
+        ? images
+        : saved.get(source)!;
+      const y = tf.tidy(() => this.#applyUnit(i, x, residual, false, []));
+      if (x !== images && !saved.has(i - 1)) x.dispose();
+      if (source !== undefined && source >= 0) {
+        saved.get(source)!.dispose();
+        saved.delete(source);
+      }
+      if (needed.has(i)) saved.set(i, y);
+      x = y;
+    });
+    return x;
+  }
+
+  /**
+   * Applies unit `i`: conv, then batch norm (or the folded bias), PReLU and
+   * the residual addition.
+   */
+  #applyUnit(
+    i: number,
+    input: tf.Tensor4D,
+    residual: tf.Tensor4D | null,
+    training: boolean,
+    moments: BatchMoments[],
+  ): tf.Tensor4D {
+    const unit = this.units[i];
+    const weights = this.#weights[i];
+    const epsilon = this.config.batch_norm_epsilon;
+    let y = convolve(input, weights.weight as tf.Tensor4D, unit);
+    if (weights.bias) {
+      y = tf.add(y, weights.bias);
+    } else if (training) {
+      // Normalise with the moments over N, H and W of this batch.
+      const normalized = batchNormTraining(
+        y,
+        weights.gamma! as tf.Tensor1D,
+        weights.beta! as tf.Tensor1D,
+        epsilon,
+      );
+      const [n, oh, ow] = y.shape;
+      moments.push({
+        mean: normalized.mean,
+        variance: normalized.variance,
+        count: n * oh * ow,
+      });
+      y = normalized.y;
+    } else {
+      y = tf.batchNorm4d(
+        y,
+        weights.movingMean! as tf.Tensor1D,
+        weights.movingVariance! as tf.Tensor1D,
+        weights.beta! as tf.Tensor1D,
+        weights.gamma! as tf.Tensor1D,
+        epsilon,
+      );
+    }
+    if (weights.alpha) {
+      y = tf.prelu(y, weights.alpha as unknown as tf.Tensor4D);
+    }
+    if (residual !== null) y = tf.add(y, residual);
+    return y;
   }
 
   /**
