@@ -12,17 +12,21 @@ import {
   terminalReporter,
 } from "./_cli.ts";
 import { reproduce } from "../src/pipeline/reproduce.ts";
+import { pixelBaselines, referenceModels } from "../src/results/metrics.ts";
 
 const USAGE =
   `Usage: deno task reproduce [--profile NAME | --config FILE] [--set key=value]...
                            [--results-dir DIR] [--run-id ID] [--backend NAME]
+       deno task reproduce --from RUN_DIR [--backend NAME] [--results-dir DIR] [--run-id ID]
 
   --profile NAME     configs/NAME.yaml (default: paper; smoke runs on generated data)
   --config FILE      a config file instead of a profile
   --set key=value    override one config key, such as train.log_every=5 (repeatable)
   --results-dir DIR  parent of the run folder (default: results)
   --run-id ID        run folder name (default: <UTC time>-<profile>-<config hash>)
-  --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)`;
+  --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)
+  --from RUN_DIR     rerun with that run's config.yaml and seeds into a new run
+                     folder, then compare the two runs`;
 
 /** Formats a mean accuracy and its fold deviation as percentages. */
 function formatAccuracy(
@@ -53,12 +57,14 @@ await runTask(async () => {
     command: ["reproduce", ...Deno.args],
   });
   const lines = [`run folder: ${context.runDir}`];
+  const pixels = pixelBaselines(context.metrics);
+  const references = referenceModels(context.metrics);
   for (const [name, metrics] of Object.entries(context.metrics.eval ?? {})) {
-    const reference = context.metrics.reference?.[name];
-    lines.push(
-      `${name}: trained ${formatAccuracy(metrics)}` +
-        (reference ? `, ${reference.model} ${formatAccuracy(reference)}` : ""),
-    );
+    const parts = [`${name}: trained ${formatAccuracy(metrics)}`];
+    for (const entry of [pixels[name], references[name]]) {
+      if (entry) parts.push(`${entry.model} ${formatAccuracy(entry)}`);
+    }
+    lines.push(parts.join(", "));
   }
   console.log(lines.join("\n"));
 }, USAGE);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
+import { sha256File } from "../../src/hash.ts";
 import { MissingDataError } from "../../src/pipeline/preflight.ts";
 import { reproduce } from "../../src/pipeline/reproduce.ts";
 import { createReporter } from "../../src/report.ts";
@@ -61,7 +62,8 @@ Deno.test("reproduce writes a complete run folder and refuses to overwrite it", 
     assert.equal(metrics.train.steps, 2);
     assert.equal(metrics.train.accumulation_steps, 2);
     assert.equal(metrics.eval.synthetic.pairs, 24);
-    assert.equal(metrics.reference.synthetic.model, "pixels");
+    assert.equal(metrics.pixel_baseline.synthetic.model, "pixels");
+    assert.equal(metrics.reference, undefined);
     const provenance = JSON.parse(
       await Deno.readTextFile(join(context.runDir, "provenance.json")),
     );
@@ -71,6 +73,19 @@ Deno.test("reproduce writes a complete run folder and refuses to overwrite it", 
       "train",
       "evaluate",
     ]);
+    assert.deepEqual(Object.keys(provenance.stages.train.artifacts), [
+      "model",
+      "checkpoint_00000002",
+      "train_log",
+      "loss_plot",
+    ]);
+    assert.deepEqual(Object.keys(provenance.stages.evaluate.artifacts), [
+      "roc_plot_synthetic",
+    ]);
+    assert.equal(
+      provenance.metrics_sha256,
+      await sha256File(join(context.runDir, "metrics.json")),
+    );
     const log = (await Deno.readTextFile(join(context.runDir, "train.jsonl")))
       .trim().split("\n");
     assert.equal(log.length, 2);
