@@ -10,8 +10,13 @@ import {
   resolveConfig,
   runTask,
   terminalReporter,
+  UsageError,
 } from "./_cli.ts";
+import type { ResolvedConfig } from "../src/config/load.ts";
 import { reproduce } from "../src/pipeline/reproduce.ts";
+import { loadRunConfig } from "../src/pipeline/reproduce_from.ts";
+import { buildComparison, readRun } from "../src/results/compare.ts";
+import { renderComparisonMarkdown } from "../src/results/compare_markdown.ts";
 import { pixelBaselines, referenceModels } from "../src/results/metrics.ts";
 
 const USAGE =
@@ -43,12 +48,29 @@ await runTask(async () => {
     ...CONFIG_FLAGS,
     "results-dir": { type: "string" },
     "run-id": { type: "string" },
+    from: { type: "string" },
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
-  const resolved = await resolveConfig(values);
+  let resolved: ResolvedConfig;
+  if (values.from === undefined) {
+    resolved = await resolveConfig(values);
+  } else {
+    if (
+      values.profile !== undefined || values.config !== undefined ||
+      values.set !== undefined
+    ) {
+      throw new UsageError(
+        "--from reruns the saved config.yaml of a run: it cannot be combined with --profile, --config or --set",
+      );
+    }
+    const overrides = values.backend === undefined
+      ? []
+      : [`runtime.backend=${values.backend}`];
+    resolved = (await loadRunConfig(values.from, overrides)).resolved;
+  }
   const context = await reproduce({
     resolved,
     resultsDir: values["results-dir"] ?? "results",
@@ -65,6 +87,14 @@ await runTask(async () => {
       if (entry) parts.push(`${entry.model} ${formatAccuracy(entry)}`);
     }
     lines.push(parts.join(", "));
+  }
+  if (values.from !== undefined) {
+    const source = await readRun(values.from);
+    const comparison = buildComparison(
+      [source, await readRun(context.runDir)],
+      source,
+    );
+    lines.push("", renderComparisonMarkdown(comparison).trimEnd());
   }
   console.log(lines.join("\n"));
 }, USAGE);
