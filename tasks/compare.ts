@@ -5,6 +5,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseFlags, runTask, UsageError } from "./_cli.ts";
 import {
   buildComparison,
@@ -44,7 +45,7 @@ await runTask(async () => {
   const runs = await Promise.all(dirs.map(readRun));
   const baseline = values.baseline === undefined
     ? undefined
-    : runs.find((run) => run.dir === values.baseline) ??
+    : runs.find((run) => run.dir === resolve(values.baseline!)) ??
       await readRun(values.baseline);
   const comparison = buildComparison(runs, baseline);
   console.log(

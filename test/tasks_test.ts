@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import bibtexParse from "@orcid/bibtex-parse-js";
+import { tinySmokeSettings } from "./_tiny_smoke.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -210,4 +211,64 @@ Deno.test("reproduce --from rejects --profile", async () => {
   );
   assert.equal(code, 1);
   assert.match(stderr, /--from reruns the saved config\.yaml of a run/);
+});
+
+Deno.test("reproduce --from reruns to identical metrics", async () => {
+  const name = `test-from-${Date.now()}`;
+  const resultsDir = `results/${name}`;
+  const settings = [
+    ...tinySmokeSettings(`cache/${name}`),
+    "train.steps=2",
+    "train.lr_milestones=[]",
+    "train.warmup_steps=0",
+    "eval.folds=2",
+  ].flatMap((setting) => ["--set", setting]);
+  try {
+    const first = await task(
+      "reproduce",
+      "--profile",
+      "smoke",
+      ...settings,
+      "--results-dir",
+      resultsDir,
+      "--run-id",
+      "first",
+    );
+    assert.equal(first.code, 0, first.stderr);
+
+    const rerun = await task(
+      "reproduce",
+      "--from",
+      `${resultsDir}/first`,
+      "--results-dir",
+      resultsDir,
+      "--run-id",
+      "rerun",
+    );
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, /\| paper \(arXiv:1804\.07573\) \|/);
+    assert.match(
+      rerun.stdout,
+      /\| rerun \| - \| - \| - \| - \| 0\.00 \| 0\.00 \| 0 \| 0 \| 0 \| /,
+    );
+    assert.match(
+      rerun.stdout,
+      /- `rerun`: metrics\.json is identical apart from run_id and train\.images_per_second/,
+    );
+    const provenance = JSON.parse(
+      await Deno.readTextFile(`${ROOT}${resultsDir}/rerun/provenance.json`),
+    );
+    assert.deepEqual(provenance.command.slice(0, 3), [
+      "reproduce",
+      "--from",
+      `${resultsDir}/first`,
+    ]);
+  } finally {
+    await Deno.remove(`${ROOT}${resultsDir}`, { recursive: true }).catch(
+      () => {},
+    );
+    await Deno.remove(`${ROOT}cache/${name}`, { recursive: true }).catch(
+      () => {},
+    );
+  }
 });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { exists } from "../fs.ts";
 import type { Metrics } from "./metrics.ts";
@@ -68,6 +68,7 @@ export const PAPER_ROW: ComparisonRow = {
 
 /** A run folder read for the comparison. */
 export interface RunRecord {
+  /** Absolute path, so that two spellings of one folder compare equal. */
   dir: string;
   metrics: Metrics;
   /** provenance.json, when the folder has one. */
@@ -110,7 +111,7 @@ export async function readRun(dir: string): Promise<RunRecord> {
   const provenance = (await exists(provenancePath))
     ? await readJson(provenancePath) as RunRecord["provenance"]
     : undefined;
-  return { dir, metrics, provenance };
+  return { dir: resolve(dir), metrics, provenance };
 }
 
 /** Lists the run folders under `resultsDir` that have a metrics.json. */

@@ -5,6 +5,7 @@ import { sha256File } from "../../src/hash.ts";
 import { MissingDataError } from "../../src/pipeline/preflight.ts";
 import { reproduce } from "../../src/pipeline/reproduce.ts";
 import { createReporter } from "../../src/report.ts";
+import { metricsDifferences } from "../../src/results/compare.ts";
 import { RunExistsError } from "../../src/results/run_folder.ts";
 import { tinySmokeSettings } from "../_tiny_smoke.ts";
 
@@ -102,11 +103,17 @@ Deno.test("reproduce writes a complete run folder and refuses to overwrite it", 
 
     // A second run with the same inputs reuses the cached dataset.
     lines.length = 0;
-    await reproduce({ ...options, runId: "tiny-2" });
+    const second = await reproduce({ ...options, runId: "tiny-2" });
     assert.ok(
       lines.some((line) => line.startsWith("dataset: reusing")),
       lines.join("\n"),
     );
+
+    // The same seed on the cpu backend gives the same metrics.json.
+    const secondMetrics = JSON.parse(
+      await Deno.readTextFile(join(second.runDir, "metrics.json")),
+    );
+    assert.deepEqual(metricsDifferences(metrics, secondMetrics), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
