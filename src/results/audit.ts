@@ -75,10 +75,14 @@ async function readJsonChecked(
   };
 }
 
-/** Re-reads config.yaml, validates it and compares its hash. */
+/**
+ * Re-reads config.yaml, validates it and compares its hash with the
+ * config_sha256 that provenance.json records, read even from a document that
+ * fails its schema for another field.
+ */
 async function configCheck(
   runDir: string,
-  provenance: Provenance | undefined,
+  provenance: unknown,
 ): Promise<{ config?: Config; check: AuditCheck }> {
   const check = "config.yaml hash";
   const path = join(runDir, "config.yaml");
@@ -92,8 +96,9 @@ async function configCheck(
     return { check: { check, status: "fail", detail: reason } };
   }
   const sha256 = await sha256Hex(canonicalJson(config));
-  const recorded = provenance?.config_sha256;
-  if (recorded === undefined) {
+  const recorded = (provenance as { config_sha256?: unknown } | undefined)
+    ?.config_sha256;
+  if (typeof recorded !== "string") {
     return {
       config,
       check: {
@@ -280,7 +285,7 @@ export async function auditRun(
     ? metricsRead.value as Metrics
     : undefined;
 
-  const { config, check } = await configCheck(runDir, provenance);
+  const { config, check } = await configCheck(runDir, provenanceRead.value);
   checks.push(check);
 
   if (provenance !== undefined && metricsRead.value !== undefined) {

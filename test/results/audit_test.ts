@@ -202,8 +202,10 @@ Deno.test("auditRun names a schema violation", async () => {
       .detail,
     "(root): must have required property 'git'",
   );
-  // Checks that need a valid provenance.json do not run.
+  // Checks that need a valid provenance.json do not run, and the config hash
+  // is still compared with the recorded one.
   assert.equal(checks.some((c) => c.check.startsWith("artefact ")), false);
+  assert.equal(byName(checks, "config.yaml hash").status, "pass");
   assert.equal(auditFailed(checks), true);
 });
 
