@@ -168,7 +168,7 @@ export function renderComparisonMarkdown(comparison: Comparison): string {
   );
   lines.push(
     "",
-    "Accuracy: mean ± standard deviation over the folds. The first row is the paper's (MobileFaceNets, arXiv:1804.07573, section 4.1), rounded as it prints them.",
+    "Accuracy: mean ± standard deviation over the folds. The first row is the paper's (MobileFaceNets, arXiv:1804.07573: abstract and section 4), rounded as it prints them.",
   );
   if (comparison.baseline) {
     const { run_id, differences } = comparison.baseline;
