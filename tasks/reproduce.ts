@@ -10,19 +10,28 @@ import {
   resolveConfig,
   runTask,
   terminalReporter,
+  UsageError,
 } from "./_cli.ts";
+import type { ResolvedConfig } from "../src/config/load.ts";
 import { reproduce } from "../src/pipeline/reproduce.ts";
+import { loadRunConfig } from "../src/pipeline/reproduce_from.ts";
+import { buildComparison, readRun } from "../src/results/compare.ts";
+import { renderComparisonMarkdown } from "../src/results/compare_markdown.ts";
+import { pixelBaselines, referenceModels } from "../src/results/metrics.ts";
 
 const USAGE =
   `Usage: deno task reproduce [--profile NAME | --config FILE] [--set key=value]...
                            [--results-dir DIR] [--run-id ID] [--backend NAME]
+       deno task reproduce --from RUN_DIR [--backend NAME] [--results-dir DIR] [--run-id ID]
 
   --profile NAME     configs/NAME.yaml (default: paper; smoke runs on generated data)
   --config FILE      a config file instead of a profile
   --set key=value    override one config key, such as train.log_every=5 (repeatable)
   --results-dir DIR  parent of the run folder (default: results)
   --run-id ID        run folder name (default: <UTC time>-<profile>-<config hash>)
-  --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)`;
+  --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)
+  --from RUN_DIR     rerun with that run's config.yaml and seeds into a new run
+                     folder, then compare the two runs`;
 
 /** Formats a mean accuracy and its fold deviation as percentages. */
 function formatAccuracy(
@@ -39,12 +48,29 @@ await runTask(async () => {
     ...CONFIG_FLAGS,
     "results-dir": { type: "string" },
     "run-id": { type: "string" },
+    from: { type: "string" },
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
-  const resolved = await resolveConfig(values);
+  let resolved: ResolvedConfig;
+  if (values.from === undefined) {
+    resolved = await resolveConfig(values);
+  } else {
+    if (
+      values.profile !== undefined || values.config !== undefined ||
+      values.set !== undefined
+    ) {
+      throw new UsageError(
+        "--from reruns the saved config.yaml of a run: it cannot be combined with --profile, --config or --set",
+      );
+    }
+    const overrides = values.backend === undefined
+      ? []
+      : [`runtime.backend=${values.backend}`];
+    resolved = (await loadRunConfig(values.from, overrides)).resolved;
+  }
   const context = await reproduce({
     resolved,
     resultsDir: values["results-dir"] ?? "results",
@@ -53,12 +79,22 @@ await runTask(async () => {
     command: ["reproduce", ...Deno.args],
   });
   const lines = [`run folder: ${context.runDir}`];
+  const pixels = pixelBaselines(context.metrics);
+  const references = referenceModels(context.metrics);
   for (const [name, metrics] of Object.entries(context.metrics.eval ?? {})) {
-    const reference = context.metrics.reference?.[name];
-    lines.push(
-      `${name}: trained ${formatAccuracy(metrics)}` +
-        (reference ? `, ${reference.model} ${formatAccuracy(reference)}` : ""),
+    const parts = [`${name}: trained ${formatAccuracy(metrics)}`];
+    for (const entry of [pixels[name], references[name]]) {
+      if (entry) parts.push(`${entry.model} ${formatAccuracy(entry)}`);
+    }
+    lines.push(parts.join(", "));
+  }
+  if (values.from !== undefined) {
+    const source = await readRun(values.from);
+    const comparison = buildComparison(
+      [source, await readRun(context.runDir)],
+      source,
     );
+    lines.push("", renderComparisonMarkdown(comparison).trimEnd());
   }
   console.log(lines.join("\n"));
 }, USAGE);

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { writeEmbeddingsDump } from "../src/eval/embeddings_dump.ts";
 import { goldenEmbeddings } from "./eval/_golden_embeddings.ts";
+import bibtexParse from "@orcid/bibtex-parse-js";
+import { tinySmokeSettings } from "./_tiny_smoke.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -176,4 +178,165 @@ Deno.test("evaluate --dump-embeddings rejects a path outside results", async () 
     stderr,
     /Invalid --dump-embeddings "\/tmp\/x\.safetensors": the evaluate task may write only under results\/ and cache\//,
   );
+Deno.test("cite prints BibTeX that parses", async () => {
+  const { code, stdout } = await task("cite");
+  assert.equal(code, 0);
+  const entries: {
+    citationKey: string;
+    entryType: string;
+    entryTags: Record<string, string>;
+  }[] = bibtexParse.toJSON(stdout);
+  assert.deepEqual(entries.map((e) => e.citationKey), [
+    "mobilefacenet_reproduced",
+    "chen2018mobilefacenets",
+  ]);
+  const paper = entries[1].entryTags;
+  assert.equal(entries[1].entryType, "inproceedings");
+  assert.equal(
+    paper.author,
+    "Chen, Sheng and Liu, Yang and Gao, Xiang and Han, Zhen",
+  );
+  assert.equal(paper.year, "2018");
+  assert.equal(paper.eprint, "1804.07573");
+  assert.equal(entries[0].entryType, "software");
+  assert.equal(
+    entries[0].entryTags.title,
+    "{MobileFaceNet, reproduced end to end}",
+  );
+});
+
+Deno.test("compare prints the paper's row first", async () => {
+  const { code, stdout } = await task("compare");
+  assert.equal(code, 0);
+  const lines = stdout.split("\n");
+  assert.match(lines[0], /^\| run \| profile \| commit \| backend \|/);
+  assert.match(lines[2], /^\| paper \(arXiv:1804\.07573\) \|/);
+  assert.match(
+    stdout,
+    /\| 20261204T175949Z-smoke-dc69c093 \| smoke \| 2b1cfd56 \|/,
+  );
+});
+
+Deno.test("compare --format json lists the runs", async () => {
+  const { code, stdout } = await task("compare", "--format", "json");
+  assert.equal(code, 0);
+  const comparison = JSON.parse(stdout);
+  assert.equal(comparison.rows[0].run_id, "paper (arXiv:1804.07573)");
+  assert.ok(
+    comparison.rows.some((row: { run_id: string }) =>
+      row.run_id === "20261204T181107Z-att-3dba9f76"
+    ),
+  );
+});
+
+Deno.test("compare rejects an unknown format", async () => {
+  const { code, stderr } = await task("compare", "--format", "csv");
+  assert.equal(code, 1);
+  assert.match(stderr, /Invalid --format "csv": use markdown or json/);
+});
+
+Deno.test("audit passes a committed run", async () => {
+  const { code, stdout } = await task(
+    "audit",
+    "results/20261204T175949Z-smoke-dc69c093",
+  );
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /\| config\.yaml hash \| pass \|/);
+  assert.match(stdout, /\| artefact train\.model \| absent \|/);
+});
+
+Deno.test("audit fails on a hand-edited metric", async () => {
+  const runId = `test-audit-${Date.now()}`;
+  const dir = `${ROOT}results/${runId}`;
+  const source = `${ROOT}results/20261204T175949Z-smoke-dc69c093`;
+  await Deno.mkdir(dir);
+  try {
+    for (const name of ["config.yaml", "provenance.json", "metrics.json"]) {
+      await Deno.copyFile(`${source}/${name}`, `${dir}/${name}`);
+    }
+    const metrics = JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`));
+    metrics.eval.synthetic.accuracy_std = 0.01;
+    await Deno.writeTextFile(`${dir}/metrics.json`, JSON.stringify(metrics));
+
+    const { code, stdout } = await task("audit", `results/${runId}`);
+    assert.equal(code, 1);
+    assert.match(
+      stdout,
+      /\| eval\.synthetic from its fold accuracies \| fail \| accuracy_std: metrics\.json has 0\.01, expected 0\.132382022948737\d* \|/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reproduce --from rejects --profile", async () => {
+  const { code, stderr } = await task(
+    "reproduce",
+    "--from",
+    "results/20261204T175949Z-smoke-dc69c093",
+    "--profile",
+    "smoke",
+  );
+  assert.equal(code, 1);
+  assert.match(stderr, /--from reruns the saved config\.yaml of a run/);
+});
+
+Deno.test("reproduce --from reruns to identical metrics", async () => {
+  const name = `test-from-${Date.now()}`;
+  const resultsDir = `results/${name}`;
+  const settings = [
+    ...tinySmokeSettings(`cache/${name}`),
+    "train.steps=2",
+    "train.lr_milestones=[]",
+    "train.warmup_steps=0",
+    "eval.folds=2",
+  ].flatMap((setting) => ["--set", setting]);
+  try {
+    const first = await task(
+      "reproduce",
+      "--profile",
+      "smoke",
+      ...settings,
+      "--results-dir",
+      resultsDir,
+      "--run-id",
+      "first",
+    );
+    assert.equal(first.code, 0, first.stderr);
+
+    const rerun = await task(
+      "reproduce",
+      "--from",
+      `${resultsDir}/first`,
+      "--results-dir",
+      resultsDir,
+      "--run-id",
+      "rerun",
+    );
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, /\| paper \(arXiv:1804\.07573\) \|/);
+    assert.match(
+      rerun.stdout,
+      /\| rerun \| - \| - \| - \| - \| 0\.00 \| 0\.00 \| 0 \| 0 \| 0 \| /,
+    );
+    assert.match(
+      rerun.stdout,
+      /- `rerun`: metrics\.json is identical apart from run_id and train\.images_per_second/,
+    );
+    const provenance = JSON.parse(
+      await Deno.readTextFile(`${ROOT}${resultsDir}/rerun/provenance.json`),
+    );
+    assert.deepEqual(provenance.command.slice(0, 3), [
+      "reproduce",
+      "--from",
+      `${resultsDir}/first`,
+    ]);
+  } finally {
+    await Deno.remove(`${ROOT}${resultsDir}`, { recursive: true }).catch(
+      () => {},
+    );
+    await Deno.remove(`${ROOT}cache/${name}`, { recursive: true }).catch(
+      () => {},
+    );
+  }
 });

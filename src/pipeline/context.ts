@@ -99,9 +99,17 @@ export async function startRun(options: StartRunOptions): Promise<RunContext> {
   };
 }
 
-/** Writes the metrics gathered so far to the run's metrics.json. */
+/**
+ * Writes the metrics gathered so far to the run's metrics.json and records
+ * its SHA-256 in provenance.json, so that `deno task audit` detects a later
+ * edit.
+ */
 export async function saveMetrics(context: RunContext): Promise<void> {
-  await writeMetrics(join(context.runDir, "metrics.json"), context.metrics);
+  context.provenance.provenance.metrics_sha256 = await writeMetrics(
+    join(context.runDir, "metrics.json"),
+    context.metrics,
+  );
+  await context.provenance.save();
 }
 
 /**

@@ -83,6 +83,48 @@ export async function datasetStep(
   return dataset;
 }
 
+/** One artefact's entry in provenance.json. */
+type Artifact = { path: string; sha256: string };
+
+/** Hashes a file of the run for provenance.json. */
+async function artifact(context: RunContext, path: string): Promise<Artifact> {
+  return { path: relativeToRun(context, path), sha256: await sha256File(path) };
+}
+
+/**
+ * Lists what training wrote, by role: the final weights (`model`), every
+ * checkpoint (`checkpoint_<step>`, step zero-padded to 8 digits) and the
+ * training log (`train_log`) and its plot (`loss_plot`).
+ */
+async function trainArtifacts(
+  context: RunContext,
+  modelPath: string,
+): Promise<Record<string, Artifact>> {
+  const artifacts: Record<string, Artifact> = {
+    model: await artifact(context, modelPath),
+  };
+  const checkpointDir = join(context.artifactsDir, "checkpoints");
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(checkpointDir)) {
+    if (entry.isFile && /^step_\d{8}\.safetensors$/.test(entry.name)) {
+      names.push(entry.name);
+    }
+  }
+  for (const name of names.sort()) {
+    const role = `checkpoint_${name.slice("step_".length, "step_".length + 8)}`;
+    artifacts[role] = await artifact(context, join(checkpointDir, name));
+  }
+  artifacts.train_log = await artifact(
+    context,
+    join(context.runDir, "train.jsonl"),
+  );
+  artifacts.loss_plot = await artifact(
+    context,
+    join(context.runDir, "loss.svg"),
+  );
+  return artifacts;
+}
+
 /** Runs stage 2 on the built set and records the training figures. */
 export async function trainStep(
   context: RunContext,
@@ -97,12 +139,7 @@ export async function trainStep(
   const summary = await runTrainStage(context, datasetDir, backend, options);
   await provenance.end("train", {
     backend: { ...backend },
-    artifacts: {
-      model: {
-        path: relativeToRun(context, summary.model_path),
-        sha256: await sha256File(summary.model_path),
-      },
-    },
+    artifacts: await trainArtifacts(context, summary.model_path),
   });
   metrics.train = {
     steps: summary.steps,
@@ -170,7 +207,7 @@ export async function evaluateStep(
   const model = modelPath === null
     ? null
     : await loadTrainedModel(config.model, modelPath);
-  const artifacts: Record<string, { path: string; sha256: string }> = {};
+  const artifacts: Record<string, Artifact> = {};
   try {
     for (const source of sources) {
       const result = await evaluateSet(source, {
@@ -196,20 +233,21 @@ export async function evaluateStep(
         (metrics.eval ??= {})[source.name] = result.model.metrics;
       }
       if (result.pixels) {
-        (metrics.reference ??= {})[source.name] = {
+        (metrics.pixel_baseline ??= {})[source.name] = {
           model: "pixels",
           ...result.pixels.metrics,
         };
+      }
+      const plot = join(context.runDir, `${source.name}.roc.svg`);
+      if (result.model || result.pixels) {
+        artifacts[`roc_plot_${source.name}`] = await artifact(context, plot);
       }
       await saveMetrics(context);
     }
   } finally {
     model?.dispose();
   }
-  await provenance.end("evaluate", {
-    backend: { ...backend },
-    ...(Object.keys(artifacts).length > 0 ? { artifacts } : {}),
-  });
+  await provenance.end("evaluate", { backend: { ...backend }, artifacts });
 }
 
 /**

@@ -6,7 +6,9 @@
  */
 
 import type { EvalMetrics } from "../eval/verify.ts";
-import { writeJsonAtomic } from "../fs.ts";
+import { writeTextAtomic } from "../fs.ts";
+import { sha256Hex } from "../hash.ts";
+import { assertSchema } from "./schema.ts";
 
 /** Counts of the dataset stage. */
 export interface DatasetMetrics {
@@ -47,10 +49,46 @@ export interface Metrics {
     peak_memory_bytes: { planned?: number; measured: number };
   };
   eval?: Record<string, EvalMetrics>;
-  reference?: Record<
-    string,
-    { model: string; accuracy_mean: number } & Partial<EvalMetrics>
-  >;
+  /**
+   * A reference model on each set: the pretrained model, `"model":
+   * "pretrained"`. Runs written before `pixel_baseline` existed record the
+   * raw-pixel baseline here, with `"model": "pixels"`.
+   */
+  reference?: Record<string, ReferenceMetrics>;
+  /** The raw-pixel baseline on each set. */
+  pixel_baseline?: Record<string, ReferenceMetrics & { model: "pixels" }>;
+}
+
+/** A reference model's entry on one set: its name and what was measured. */
+export type ReferenceMetrics =
+  & { model: string; accuracy_mean: number }
+  & Partial<EvalMetrics>;
+
+/**
+ * Returns the raw-pixel baseline of each set, from `pixel_baseline` or, in
+ * runs written before that block existed, from the `reference` entries whose
+ * model is `pixels`.
+ */
+export function pixelBaselines(
+  metrics: Metrics,
+): Record<string, ReferenceMetrics> {
+  if (metrics.pixel_baseline) return metrics.pixel_baseline;
+  return Object.fromEntries(
+    Object.entries(metrics.reference ?? {}).filter(([, entry]) =>
+      entry.model === "pixels"
+    ),
+  );
+}
+
+/** Returns the reference entries that are not the raw-pixel baseline. */
+export function referenceModels(
+  metrics: Metrics,
+): Record<string, ReferenceMetrics> {
+  return Object.fromEntries(
+    Object.entries(metrics.reference ?? {}).filter(([, entry]) =>
+      entry.model !== "pixels"
+    ),
+  );
 }
 
 /** Returns the dotted path of the first non-finite or undefined number, if any. */
@@ -74,20 +112,26 @@ export function findInvalidNumber(value: unknown, path = ""): string | null {
 }
 
 /**
- * Writes metrics.json atomically.
+ * Writes metrics.json atomically after checking it against
+ * `schemas/metrics.schema.json`.
  *
+ * @returns The SHA-256 of the bytes written, for provenance.json.
  * @throws {RangeError} When a value is NaN, infinite or undefined: such a
  *     field must be left out instead.
+ * @throws {TypeError} When the document does not match the schema.
  */
 export async function writeMetrics(
   path: string,
   metrics: Metrics,
-): Promise<void> {
+): Promise<string> {
   const invalid = findInvalidNumber(metrics);
   if (invalid !== null) {
     throw new RangeError(
       `Cannot write metrics "${path}": field "${invalid}" is not a finite number`,
     );
   }
-  await writeJsonAtomic(path, metrics);
+  assertSchema("metrics", metrics, path);
+  const text = JSON.stringify(metrics, null, 2) + "\n";
+  await writeTextAtomic(path, text);
+  return await sha256Hex(text);
 }

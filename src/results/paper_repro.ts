@@ -10,7 +10,12 @@
 import { join } from "node:path";
 import { exists } from "../fs.ts";
 import { countModel, mobileFaceNetUnits } from "../model/architecture.ts";
-import type { Metrics } from "./metrics.ts";
+import {
+  type Metrics,
+  pixelBaselines,
+  type ReferenceMetrics,
+  referenceModels,
+} from "./metrics.ts";
 
 /** One run folder's metrics with its id and where it ran. */
 export interface RunMetrics {
@@ -73,20 +78,25 @@ function percent(value: number | undefined): string {
   return value === undefined ? "not measured" : `${(100 * value).toFixed(2)} %`;
 }
 
+/** Formats a reference entry as `<model>: <accuracy>`, or "-" when absent. */
+function referenceCell(entry: ReferenceMetrics | undefined): string {
+  return entry ? `${entry.model}: ${percent(entry.accuracy_mean)}` : "-";
+}
+
 /** Formats the run table rows of one profile's newest run. */
 function runRows(run: RunMetrics | undefined, profile: string): string[] {
-  if (!run) return [`| ${profile} | no run folder yet | | | | |`];
+  const config = `\`configs/${profile}.yaml\``;
+  if (!run) return [`| ${profile} | ${config} | no run folder yet | | | | | |`];
   const rows: string[] = [];
+  const pixels = pixelBaselines(run.metrics);
+  const references = referenceModels(run.metrics);
   for (const [set, metrics] of Object.entries(run.metrics.eval ?? {})) {
-    const reference = run.metrics.reference?.[set];
     rows.push(
-      `| ${profile} | \`${run.runId}\` | ${set} | ${
+      `| ${profile} | ${config} | \`${run.runId}\` | ${set} | ${
         percent(metrics.accuracy_mean)
       } ± ${(100 * metrics.accuracy_std).toFixed(2)} | ${
-        reference
-          ? `${reference.model}: ${percent(reference.accuracy_mean)}`
-          : ""
-      } | ${run.hardware ?? ""} |`,
+        referenceCell(pixels[set])
+      } | ${referenceCell(references[set])} | ${run.hardware ?? ""} |`,
     );
   }
   return rows;
@@ -94,16 +104,26 @@ function runRows(run: RunMetrics | undefined, profile: string): string[] {
 
 /** Renders paper-repro.md from the run folders. */
 export function renderPaperRepro(runs: RunMetrics[]): string {
-  const paper = countModel(
+  const paperRun = newest(runs, "paper");
+  const counted = countModel(
     mobileFaceNetUnits({
       input_size: 112,
       width_multiplier: 1,
       embedding_size: 128,
     }),
   );
-  const paperRun = newest(runs, "paper");
+  // A paper-profile run records the counts of the model it trained; before
+  // one exists they come from the model definition.
+  const parameters = paperRun?.metrics.model?.parameters ?? counted.parameters;
+  const multiplyAdds = paperRun?.metrics.model?.multiply_adds ??
+    counted.multiplyAdds;
+  const countSource = paperRun?.metrics.model
+    ? `\`${paperRun.runId}\``
+    : "model definition";
   const lfw = paperRun?.metrics.eval?.lfw;
-  const sizeMb = (4 * (paper.parameters + paper.batchNormParameters)) / 1e6;
+  const sizeMb = (4 * (counted.parameters + counted.batchNormParameters)) /
+    1e6;
+  const paperConfig = "`configs/paper.yaml`";
   const lines = [
     "# Reproduction status",
     "",
@@ -112,43 +132,72 @@ export function renderPaperRepro(runs: RunMetrics[]): string {
     "",
     "## Claims of MobileFaceNets (arXiv:1804.07573)",
     "",
-    "| claim | paper | this repository | how |",
-    "| --- | --- | --- | --- |",
+    "The paper's values: LFW, MegaFace and the 4.0 MB size are stated in its",
+    "abstract; parameters, multiply-adds and AgeDB-30 in its experiments",
+    "(section 4).",
+    "",
+    "| claim | paper | this repository | measured in | config | command |",
+    "| --- | --- | --- | --- | --- | --- |",
     `| parameters | 0.99 M | ${
-      paper.parameters.toLocaleString("en-US")
+      parameters.toLocaleString("en-US")
     } (conv weights ${
-      paper.convWeights.toLocaleString("en-US")
-    }) | counted from the layer table, \`deno task model:summary\` |`,
+      counted.convWeights.toLocaleString("en-US")
+    }) | ${countSource} | ${paperConfig} | \`deno task model:summary --profile paper\` |`,
     `| multiply-adds at 112x112 | 221 M | ${
-      paper.multiplyAdds.toLocaleString("en-US")
-    } | output positions x kernel area x input channels per group x output channels |`,
+      multiplyAdds.toLocaleString("en-US")
+    } | ${countSource} | ${paperConfig} | \`deno task model:summary --profile paper\` |`,
     `| model size, float32 | 4.0 MB | ${
       sizeMb.toFixed(2)
-    } MB | parameters and batch-norm scales and offsets x 4 bytes |`,
+    } MB | model definition: parameters and batch-norm scales and offsets x 4 bytes | ${paperConfig} | \`deno task model:summary --profile paper\` |`,
     `| LFW accuracy | 99.55 % | ${
       lfw
-        ? `${percent(lfw.accuracy_mean)} (\`${paperRun!.runId}\`)`
+        ? `${percent(lfw.accuracy_mean)} ± ${
+          (100 * lfw.accuracy_std).toFixed(2)
+        }`
         : "no paper-profile run yet"
-    } | \`deno task reproduce --profile paper\` |`,
-    "| AgeDB-30 accuracy | 96.07 % | not evaluated | needs the AgeDB-30 pairs |",
-    "| MegaFace TAR at FAR 1e-6 | 92.59 % | out of scope | needs the MegaFace data |",
+    } | ${
+      lfw ? `\`${paperRun!.runId}\`` : "-"
+    } | ${paperConfig} | \`deno task reproduce --profile paper\` |`,
+    "| AgeDB-30 accuracy | 96.07 % | not evaluated | - | none: needs the AgeDB-30 pairs | - |",
+    "| MegaFace TAR at FAR 1e-6 | 92.59 % | out of scope | - | none: needs the MegaFace data | - |",
     "",
     "## Newest runs of the small profiles",
     "",
-    "| profile | run | set | trained model | reference | hardware |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "Each row is the newest run folder of the profile, made by",
+    "`deno task reproduce --profile NAME`. Accuracy is the mean ± standard",
+    "deviation over the folds.",
+    "",
+    "| profile | config | run | set | trained model | raw-pixel baseline | pretrained reference | hardware |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...runRows(newest(runs, "smoke"), "smoke"),
     ...runRows(newest(runs, "att"), "att"),
+    "",
+    "## Reruns and backends",
+    "",
+    "`deno task reproduce --from RUN_DIR` reruns a run with its saved",
+    "config.yaml and seeds into a new run folder and ends with",
+    "`deno task compare --baseline RUN_DIR` on the two. On the cpu and wasm",
+    "backends a rerun is expected to reproduce metrics.json exactly, apart from",
+    "run_id and train.images_per_second; the comparison lists every other value",
+    "that differs. WebGPU kernels may sum in another order than the CPU",
+    "backends, so there a rerun, or a run on another backend, is within",
+    "tolerance when each set's accuracy changes by at most the two runs'",
+    "combined fold standard deviation, sqrt(std_a^2 + std_b^2); `compare`",
+    "marks a larger change with `*`. This tolerance has not yet been checked",
+    "on a GPU.",
     "",
     "## Deviations from the paper's setting",
     "",
     "- **Batch-norm statistics per micro-batch.** An effective batch of 512 is",
-    "  reached by summing the gradients of smaller micro-batches, so batch norm",
-    "  normalises each micro-batch with its own moments (the paper trained on 4",
-    "  GPUs, where batch norm usually normalises each GPU's share of the batch).",
+    "  reached by summing the gradients of smaller micro-batches, because batch",
+    "  512 does not fit one 11 GB GPU. Batch norm therefore normalises each",
+    "  micro-batch with its own moments (the paper trained on 4 GPUs, where batch",
+    "  norm usually normalises each GPU's share of the batch).",
     "- **Data recipe.** The paper trains on refined MS-Celeb-1M; the `paper`",
     "  profile follows the Trillion Pairs recipe (celebrity and msra parts, the",
-    "  350/200/90/30 rules with opened and noised copies).",
+    "  350/200/90/30 rules with opened and noised copies). That release is a",
+    "  cleaned MS-Celeb-1M plus Asian-Celeb with faces already aligned, and",
+    "  Microsoft withdrew MS-Celeb-1M itself in 2019.",
     "- **Face alignment.** The dataset and evaluation stages take faces as",
     "  already aligned; MTCNN detection and 5-point alignment are not part of",
     "  this version, so LFW must be given as aligned crops.",
@@ -156,8 +205,9 @@ export function renderPaperRepro(runs: RunMetrics[]): string {
     "  a half-width MobileFaceNet at 64x64 with a 64-d embedding, ArcFace with",
     "  s = 32 and m = 0.3, and a few hundred steps at batch 64; their numbers",
     "  check the pipeline, not the paper's accuracy.",
-    "- **Hardware.** The runs above list the machine and backend they ran on;",
-    "  training at batch 512 on a single GTX 1080 Ti has not been measured.",
+    "- **Hardware.** The paper trained on 4 GPUs. The runs above list the machine",
+    "  and backend they ran on; training at batch 512 on a single GTX 1080 Ti",
+    "  has not been measured.",
     "- **AT&T evaluation folds.** The 10 evaluation identities are fewer than two",
     "  per fold, so the folds share identities (never pairs); the threshold",
     "  chosen on nine folds has seen the people of the tenth.",

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import os from "node:os";
 import { sha256File } from "../hash.ts";
 import { writeJsonAtomic } from "../fs.ts";
+import { assertSchema } from "./schema.ts";
 
 /** Timing, backend and outputs of one stage. */
 export interface StageRecord {
@@ -23,7 +24,11 @@ export interface StageRecord {
   seconds?: number;
   skipped?: boolean;
   backend?: Record<string, unknown>;
-  /** Files the stage wrote, by role: path (relative to the run folder or absolute) and SHA-256. */
+  /**
+   * Files the stage wrote, by role: path and SHA-256. A relative path is
+   * relative to the run folder when the file lies inside it, and otherwise
+   * to the repository root (the dataset manifest under `cache/`).
+   */
   artifacts?: Record<string, { path: string; sha256: string }>;
 }
 
@@ -37,6 +42,8 @@ export interface Provenance {
   deno_lock_sha256: string | null;
   config_sha256: string;
   dataset_manifest_sha256?: string;
+  /** SHA-256 of metrics.json as the run last wrote it. */
+  metrics_sha256?: string;
   seeds: Record<string, number>;
   runtime: { deno: string; v8: string; typescript: string; tfjs: string };
   machine: {
@@ -122,8 +129,14 @@ export class ProvenanceWriter {
     this.provenance = provenance;
   }
 
-  /** Writes the current provenance. */
+  /**
+   * Writes the current provenance after checking it against
+   * `schemas/provenance.schema.json`.
+   *
+   * @throws {TypeError} When the document does not match the schema.
+   */
   async save(): Promise<void> {
+    assertSchema("provenance", this.provenance, this.path);
     await writeJsonAtomic(this.path, this.provenance);
   }
 

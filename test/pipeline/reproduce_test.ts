@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
+import { sha256File } from "../../src/hash.ts";
 import { MissingDataError } from "../../src/pipeline/preflight.ts";
 import { reproduce } from "../../src/pipeline/reproduce.ts";
 import { createReporter } from "../../src/report.ts";
+import { metricsDifferences } from "../../src/results/compare.ts";
 import { RunExistsError } from "../../src/results/run_folder.ts";
 import { tinySmokeSettings } from "../_tiny_smoke.ts";
 
@@ -61,7 +63,8 @@ Deno.test("reproduce writes a complete run folder and refuses to overwrite it", 
     assert.equal(metrics.train.steps, 2);
     assert.equal(metrics.train.accumulation_steps, 2);
     assert.equal(metrics.eval.synthetic.pairs, 24);
-    assert.equal(metrics.reference.synthetic.model, "pixels");
+    assert.equal(metrics.pixel_baseline.synthetic.model, "pixels");
+    assert.equal(metrics.reference, undefined);
     const provenance = JSON.parse(
       await Deno.readTextFile(join(context.runDir, "provenance.json")),
     );
@@ -71,6 +74,19 @@ Deno.test("reproduce writes a complete run folder and refuses to overwrite it", 
       "train",
       "evaluate",
     ]);
+    assert.deepEqual(Object.keys(provenance.stages.train.artifacts), [
+      "model",
+      "checkpoint_00000002",
+      "train_log",
+      "loss_plot",
+    ]);
+    assert.deepEqual(Object.keys(provenance.stages.evaluate.artifacts), [
+      "roc_plot_synthetic",
+    ]);
+    assert.equal(
+      provenance.metrics_sha256,
+      await sha256File(join(context.runDir, "metrics.json")),
+    );
     const log = (await Deno.readTextFile(join(context.runDir, "train.jsonl")))
       .trim().split("\n");
     assert.equal(log.length, 2);
@@ -87,11 +103,17 @@ Deno.test("reproduce writes a complete run folder and refuses to overwrite it", 
 
     // A second run with the same inputs reuses the cached dataset.
     lines.length = 0;
-    await reproduce({ ...options, runId: "tiny-2" });
+    const second = await reproduce({ ...options, runId: "tiny-2" });
     assert.ok(
       lines.some((line) => line.startsWith("dataset: reusing")),
       lines.join("\n"),
     );
+
+    // The same seed on the cpu backend gives the same metrics.json.
+    const secondMetrics = JSON.parse(
+      await Deno.readTextFile(join(second.runDir, "metrics.json")),
+    );
+    assert.deepEqual(metricsDifferences(metrics, secondMetrics), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

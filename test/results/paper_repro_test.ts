@@ -44,9 +44,84 @@ Deno.test("renderPaperRepro takes the newest run of each profile", () => {
   ]);
   assert.match(
     text,
-    /\| smoke \| `20260102T000000Z-smoke-b` \| synthetic \| 75\.00 % ± 1\.00 \|/,
+    /\| smoke \| `configs\/smoke\.yaml` \| `20260102T000000Z-smoke-b` \| synthetic \| 75\.00 % ± 1\.00 \|/,
   );
   assert.doesNotMatch(text, /smoke-a/);
+});
+
+/** Builds an evaluation entry of two folds around `accuracy`. */
+function entry(accuracy: number) {
+  return {
+    pairs: 600,
+    folds: 2,
+    accuracy_mean: accuracy,
+    accuracy_std: 0.01,
+    auc: 0.9,
+    eer: 0.1,
+    threshold_mean: 1,
+    flip: true,
+    fold_accuracies: [accuracy - 0.01, accuracy + 0.01],
+  };
+}
+
+Deno.test("renderPaperRepro reads both pixel baseline forms", () => {
+  const text = renderPaperRepro([
+    {
+      runId: "20260101T000000Z-smoke-a",
+      metrics: {
+        schema_version: 1,
+        run_id: "20260101T000000Z-smoke-a",
+        profile: "smoke",
+        eval: { synthetic: entry(0.8) },
+        reference: { synthetic: { model: "pixels", ...entry(0.6) } },
+      },
+    },
+    {
+      runId: "20260101T000000Z-att-a",
+      metrics: {
+        schema_version: 1,
+        run_id: "20260101T000000Z-att-a",
+        profile: "att",
+        eval: { att: entry(0.9) },
+        reference: { att: { model: "pretrained", accuracy_mean: 0.97 } },
+        pixel_baseline: { att: { model: "pixels", ...entry(0.7) } },
+      },
+    },
+  ]);
+  assert.match(
+    text,
+    /\| synthetic \| 80\.00 % ± 1\.00 \| pixels: 60\.00 % \| - \|/,
+  );
+  assert.match(
+    text,
+    /\| att \| 90\.00 % ± 1\.00 \| pixels: 70\.00 % \| pretrained: 97\.00 % \|/,
+  );
+});
+
+Deno.test("renderPaperRepro takes LFW from a paper run", () => {
+  const text = renderPaperRepro([{
+    runId: "20260101T000000Z-paper-a",
+    metrics: {
+      schema_version: 1,
+      run_id: "20260101T000000Z-paper-a",
+      profile: "paper",
+      model: {
+        name: "mobilefacenet",
+        parameters: 983552,
+        multiply_adds: 220965376,
+        embedding_size: 128,
+      },
+      eval: { lfw: entry(0.99) },
+    },
+  }]);
+  assert.match(
+    text,
+    /\| LFW accuracy \| 99\.55 % \| 99\.00 % ± 1\.00 \| `20260101T000000Z-paper-a` \| `configs\/paper\.yaml` \| `deno task reproduce --profile paper` \|/,
+  );
+  assert.match(
+    text,
+    /\| parameters \| 0\.99 M \| 983,552 \(conv weights 976,000\) \| `20260101T000000Z-paper-a` \|/,
+  );
 });
 
 Deno.test("paper-repro.md is what the committed run folders give", async () => {
