@@ -170,6 +170,34 @@ export async function loadConfig(
   };
 }
 
+/**
+ * Validates the config.yaml of a run folder. A run written before a config
+ * key existed lacks that key: the keys it lacks are filled from the current
+ * `configs/defaults.yaml`, and `filled` says so. The values it has are never
+ * changed, so its hash must be taken from the saved text itself, with
+ * `canonicalJson` of the parsed document.
+ *
+ * @param saved The parsed config.yaml.
+ * @param source Names the file in messages.
+ * @throws {ConfigError} When the saved config is invalid even with the
+ *     missing keys filled.
+ */
+export async function validateSavedConfig(
+  saved: unknown,
+  source: string,
+  defaultsPath = "configs/defaults.yaml",
+): Promise<{ config: Config; filled: boolean }> {
+  try {
+    return { config: validateConfig(saved, source), filled: false };
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !/missing key/.test(error.message)) {
+      throw error;
+    }
+    const merged = mergeConfig(await readYaml(defaultsPath), saved);
+    return { config: validateConfig(merged, source), filled: true };
+  }
+}
+
 /** Returns the resolved configuration as YAML, as saved in a run folder. */
 export function configToYaml(config: Config): string {
   return stringify(config, { lineWidth: 0 });

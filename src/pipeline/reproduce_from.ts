@@ -15,6 +15,7 @@ import {
   type ResolvedConfig,
 } from "../config/load.ts";
 import { validateConfig } from "../config/validate.ts";
+import { validateSavedConfig } from "../config/load.ts";
 import { InputError } from "../errors.ts";
 import { sha256Hex } from "../hash.ts";
 
@@ -90,8 +91,8 @@ export async function loadRunConfig(
     );
   }
 
-  const config = validateConfig(saved, `"${configPath}"`);
-  const savedSha256 = await sha256Hex(canonicalJson(config));
+  const { config } = await validateSavedConfig(saved, `"${configPath}"`);
+  const savedSha256 = await sha256Hex(canonicalJson(saved));
   if (savedSha256 !== provenance.config_sha256) {
     throw new InputError(
       `Cannot reproduce "${runDir}": config.yaml hashes to ${savedSha256} but provenance.json records ${provenance.config_sha256}: ` +
