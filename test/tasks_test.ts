@@ -178,6 +178,8 @@ Deno.test("evaluate --dump-embeddings rejects a path outside results", async () 
     stderr,
     /Invalid --dump-embeddings "\/tmp\/x\.safetensors": the evaluate task may write only under results\/ and cache\//,
   );
+});
+
 Deno.test("cite prints BibTeX that parses", async () => {
   const { code, stdout } = await task("cite");
   assert.equal(code, 0);
