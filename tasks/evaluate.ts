@@ -23,7 +23,8 @@ import type { Config } from "../src/config/types.ts";
 import { startRun } from "../src/pipeline/context.ts";
 import { prepareSyntheticSet } from "../src/pipeline/dataset_stage.ts";
 import { checkInputs } from "../src/pipeline/preflight.ts";
-import { evaluateStep } from "../src/pipeline/reproduce.ts";
+import { evaluateStep, PRETRAINED_MODEL } from "../src/pipeline/reproduce.ts";
+import { requireAssets } from "../src/pretrained/assets.ts";
 import type { Reporter } from "../src/report.ts";
 
 const USAGE =
@@ -34,6 +35,8 @@ const USAGE =
 
   --model PATH             model.safetensors written by train or reproduce;
                            without it only the raw-pixel reference is evaluated
+  --model pretrained       the pretrained MobileFaceNet of \`deno task assets\`
+                           (112x112 input, 192-d embedding)
   --dump-embeddings FILE   also write the model's pair embeddings to FILE
                            (safetensors: embeddings1 and embeddings2 float32
                            [pairs, dim], issame uint8 [pairs]); with several
@@ -156,14 +159,14 @@ await runTask(async () => {
       "write",
     );
   }
-  if (values.model === "pretrained") {
-    throw new UsageError(
-      "--model pretrained needs the imported reference weights, which this version does not provide yet",
-    );
-  }
   const resolved = await resolveConfig(values);
   await checkInputs(resolved.config, resolved.profile);
-  if (values.model !== undefined) await checkModelFile(values.model);
+  if (values.model === PRETRAINED_MODEL) {
+    // Stops before the run folder is made when the weights are missing.
+    await requireAssets(resolved.config.assets.dir);
+  } else if (values.model !== undefined) {
+    await checkModelFile(values.model);
+  }
   const reporter = terminalReporter();
   const context = await startRun({
     resolved,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { requireAssets } from "../pretrained/assets.ts";
 import type { Config } from "../config/types.ts";
 import { exists } from "../fs.ts";
 
@@ -63,7 +64,13 @@ export async function checkInputs(
   profile: string,
 ): Promise<void> {
   const missing = await findMissingInputs(config);
-  if (missing.length === 0) return;
+  if (missing.length === 0) {
+    // MTCNN needs the pretrained weights: stop before any work without them.
+    const detects = config.dataset.detect === "mtcnn" ||
+      config.eval.sets.some((set) => set.align === "mtcnn");
+    if (detects) await requireAssets(config.assets.dir);
+    return;
+  }
   const lines = missing.map(([key, path]) => `  ${key}: "${path}" not found`);
   throw new MissingDataError(
     `Cannot run profile "${profile}": its data is missing:\n${

@@ -17,6 +17,11 @@ import type { TrainSummary } from "../train/train.ts";
 import { type RunContext, saveMetrics, startRun } from "./context.ts";
 import { type DatasetStageResult, runDatasetStage } from "./dataset_stage.ts";
 import { evaluateSet, prepareEvalSets } from "./eval_stage.ts";
+import { EvalAligner } from "./eval_align.ts";
+import type { Config } from "../config/types.ts";
+import type { MobileFaceNet } from "../model/mobilefacenet.ts";
+import { assetProblems, requireAssets } from "../pretrained/assets.ts";
+import { importMobileFaceNet } from "../pretrained/mobilefacenet.ts";
 import { checkInputs } from "./preflight.ts";
 import { runTrainStage } from "./train_stage.ts";
 
@@ -182,6 +187,30 @@ export interface EvaluateStepOptions {
   dumpEmbeddings?: string;
 }
 
+/** `--model pretrained`: the imported reference model instead of a file. */
+export const PRETRAINED_MODEL = "pretrained";
+
+/**
+ * Loads the pretrained MobileFaceNet when its weights are in place, or
+ * returns null (saying why once) so that a run without them still evaluates.
+ */
+async function loadReference(
+  config: Config,
+  reporter: Reporter,
+): Promise<MobileFaceNet | null> {
+  const problems = await assetProblems(config.assets.dir);
+  if (problems.length > 0) {
+    reporter.info(
+      `no pretrained reference: ${
+        problems[0]
+      } (run \`deno task assets\` to evaluate it beside the trained model)`,
+    );
+    return null;
+  }
+  const paths = await requireAssets(config.assets.dir);
+  return importMobileFaceNet(await Deno.readFile(paths.mobilefacenet));
+}
+
 /**
  * Runs stage 3: every configured set with the model at `modelPath` (or the
  * pixel reference alone when it is null), recording metrics per set and the
@@ -204,15 +233,28 @@ export async function evaluateStep(
     context.artifactsDir,
     reporter,
   );
-  const model = modelPath === null
-    ? null
+  const pretrained = modelPath === PRETRAINED_MODEL;
+  const model = modelPath === null ? null : pretrained
+    ? importMobileFaceNet(
+      await Deno.readFile(
+        (await requireAssets(config.assets.dir)).mobilefacenet,
+      ),
+    )
     : await loadTrainedModel(config.model, modelPath);
+  // The pretrained model is the reference, unless it is the model evaluated.
+  const reference = pretrained ? null : await loadReference(config, reporter);
+  const aligner = config.eval.sets.some((set) => set.align === "mtcnn")
+    ? await EvalAligner.load(config)
+    : null;
   const artifacts: Record<string, Artifact> = {};
   try {
     for (const source of sources) {
       const result = await evaluateSet(source, {
         config,
         model,
+        reference,
+        aligner,
+        ...(pretrained ? { modelLabel: "pretrained MobileFaceNet" } : {}),
         runDir: context.runDir,
         reporter,
         embeddingsCopyPath: options.dumpEmbeddings === undefined
@@ -238,6 +280,12 @@ export async function evaluateStep(
           ...result.pixels.metrics,
         };
       }
+      if (result.reference) {
+        (metrics.reference ??= {})[source.name] = {
+          model: "pretrained",
+          ...result.reference.metrics,
+        };
+      }
       const plot = join(context.runDir, `${source.name}.roc.svg`);
       if (result.model || result.pixels) {
         artifacts[`roc_plot_${source.name}`] = await artifact(context, plot);
@@ -246,6 +294,8 @@ export async function evaluateStep(
     }
   } finally {
     model?.dispose();
+    reference?.dispose();
+    aligner?.dispose();
   }
   await provenance.end("evaluate", { backend: { ...backend }, artifacts });
 }

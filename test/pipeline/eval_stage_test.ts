@@ -90,7 +90,9 @@ Deno.test("evaluateStep evaluates a .bin set beside a pairs set", async () => {
     const artifacts = provenance.stages.evaluate.artifacts;
     assert.deepEqual(Object.keys(artifacts), [
       "embeddings_synthetic",
+      "roc_plot_synthetic",
       "embeddings_tiny_bin",
+      "roc_plot_tiny_bin",
     ]);
     for (const set of ["synthetic", "tiny_bin"]) {
       const artifact = artifacts[`embeddings_${set}`];

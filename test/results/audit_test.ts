@@ -1,3 +1,7 @@
+import {
+  evaluateEmbeddingsDump,
+  readEmbeddingsDump,
+} from "../../src/eval/embeddings_dump.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
@@ -82,13 +86,20 @@ async function editJson(path: string, edit: (value: any) => void) {
 
 Deno.test("auditRun passes a fresh run", async () => {
   const runDir = await copyOfRun();
-  const checks = await auditRun(runDir);
+  const checks = await auditRun(runDir, {
+    evaluateEmbeddings: async (path, protocol) =>
+      evaluateEmbeddingsDump(await readEmbeddingsDump(path), protocol).metrics,
+  });
   assert.deepEqual(
     checks.filter((c) => c.status !== "pass"),
     [],
     renderAudit(runDir, checks),
   );
-  assert.deepEqual(checks.map((c) => c.check), [
+  // The pretrained reference is checked too where its weights are fetched.
+  const names = checks.map((c) => c.check).filter((name) =>
+    !name.startsWith("reference.")
+  );
+  assert.deepEqual(names, [
     "provenance.json matches schemas/provenance.schema.json",
     "metrics.json matches schemas/metrics.schema.json",
     "config.yaml hash",
@@ -98,12 +109,14 @@ Deno.test("auditRun passes a fresh run", async () => {
     "artefact train.checkpoint_00000002",
     "artefact train.train_log",
     "artefact train.loss_plot",
+    "artefact evaluate.embeddings_synthetic",
     "artefact evaluate.roc_plot_synthetic",
     "metrics.json agrees with provenance.json",
     "model counts from config.yaml",
     "training settings from config.yaml",
     "eval.synthetic from its fold accuracies",
     "pixel_baseline.synthetic from its fold accuracies",
+    "eval.synthetic recomputed from embeddings",
   ]);
   assert.equal(auditFailed(checks, { requireArtifacts: true }), false);
 });
@@ -209,18 +222,16 @@ Deno.test("auditRun names a schema violation", async () => {
   assert.equal(auditFailed(checks), true);
 });
 
-/** Adds a dumped-embeddings artefact for the synthetic set. */
+/** Returns the synthetic set's pair embeddings, which every run stores. */
 async function withEmbeddings(runDir: string): Promise<string> {
   const path = join(runDir, "artifacts/embeddings/synthetic.safetensors");
-  await Deno.mkdir(join(runDir, "artifacts/embeddings"));
-  await Deno.writeTextFile(path, "stand-in for an embeddings dump");
-  const sha256 = await sha256File(path);
-  await editJson(join(runDir, "provenance.json"), (provenance) => {
-    provenance.stages.evaluate.artifacts.embeddings_synthetic = {
-      path: "artifacts/embeddings/synthetic.safetensors",
-      sha256,
-    };
-  });
+  const provenance = JSON.parse(
+    await Deno.readTextFile(join(runDir, "provenance.json")),
+  );
+  assert.equal(
+    provenance.stages.evaluate.artifacts.embeddings_synthetic.sha256,
+    await sha256File(path),
+  );
   return path;
 }
 
