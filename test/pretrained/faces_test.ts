@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { MtcnnConfig } from "../../src/config/types.ts";
 import { decodeImage } from "../../src/data/image.ts";
 import { embedImages } from "../../src/eval/embeddings.ts";
-import { FaceAligner } from "../../src/pretrained/aligner.ts";
+import { FaceAligner, mtcnnOptions } from "../../src/pretrained/aligner.ts";
+import { detectFaces } from "../../src/detect/mtcnn.ts";
 import { importMobileFaceNet } from "../../src/pretrained/mobilefacenet.ts";
 import { TfliteMtcnn } from "../../src/pretrained/mtcnn.ts";
 import { loadConfig } from "../../src/config/load.ts";
@@ -147,5 +147,39 @@ Deno.test({
     assert.ok(accuracy >= 0.95, `accuracy ${accuracy}`);
     assert.ok(gap >= 0.3, `same - different mean cosine ${gap}`);
     model.dispose();
+  },
+});
+
+/**
+ * Faces per group photo, counted by eye on renders with the boxes drawn:
+ * every frontal face, plus a face cut by the left edge of bbt2.jpg.
+ */
+const GROUP_FACES: Record<string, number> = {
+  "bbt1.jpg": 4,
+  "bbt2.jpg": 3,
+  "bbt3.jpg": 5,
+  "bbt4.jpg": 6,
+  "bbt5.jpg": 5,
+};
+
+Deno.test({
+  name: "MTCNN finds every face of the group photos",
+  ignore: !ready,
+  async fn() {
+    const nets = TfliteMtcnn.fromBytes(
+      await Deno.readFile(paths!.pnet),
+      await Deno.readFile(paths!.rnet),
+      await Deno.readFile(paths!.onet),
+    );
+    const options = mtcnnOptions(await mtcnnSettings(0));
+    for (const [file, expected] of Object.entries(GROUP_FACES)) {
+      const faces = await detectFaces(
+        await decodeImage(join(GROUP, file)),
+        nets,
+        options,
+      );
+      assert.equal(faces.length, expected, file);
+    }
+    nets.dispose();
   },
 });
