@@ -287,6 +287,7 @@ export async function evaluateSet(
 ): Promise<EvaluateSetResult> {
   const { config, model, reporter } = options;
   const evalConfig = config.eval;
+  const modelLabel = options.modelLabel ?? "trained MobileFaceNet";
   let prepare = defaultPreparer;
   if (source.align === "mtcnn") {
     if (!options.aligner) {
@@ -374,7 +375,7 @@ export async function evaluateSet(
       );
     }
     reporter.info(
-      `${source.name}, trained model:\n${
+      `${source.name}, ${modelLabel}:\n${
         formatFoldTable(evaluation.metrics)
       }\n${formatSummary(evaluation.metrics)}`,
     );
@@ -436,7 +437,7 @@ export async function evaluateSet(
   const curves = [
     ...(modelResult
       ? [{
-        label: options.modelLabel ?? "trained MobileFaceNet",
+        label: modelLabel,
         ...modelResult.roc,
       }]
       : []),
