@@ -46,7 +46,7 @@ export class EvalAligner {
     return new EvalAligner(await FaceAligner.load(config, 112));
   }
 
-  /** The preparer for one set; records fallbacks through `reporter`. */
+  /** Returns the preparer for one set, which records fallbacks through `reporter`. */
   preparer(reporter: Reporter): ImagePreparer {
     return async (image, path, size) => {
       try {

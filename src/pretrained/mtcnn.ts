@@ -74,8 +74,8 @@ export class TfliteMtcnn implements MtcnnNetworks {
     return tf.tidy(() => {
       const [scores, regression] = this.#pnet.run([prepare(image)]);
       // The graph's 2x2 pooling pads an odd side (Caffe's ceil mode), which
-      // adds a last row or column of windows reaching past the image; keep
-      // the windows that lie inside it.
+      // adds a last row or column of windows reaching past the image. Only
+      // the windows inside the image are kept.
       const [, height, width] = image.shape;
       const h = Math.floor((height - 12) / 2) + 1;
       const w = Math.floor((width - 12) / 2) + 1;

@@ -29,7 +29,7 @@ if (!hasData) {
 }
 const ready = paths !== null && hasData;
 
-/** The repository's MTCNN settings, with the border the tight crops need. */
+/** Reads the repository's MTCNN settings, with the border the tight crops need. */
 async function mtcnnSettings(border: number): Promise<MtcnnConfig> {
   const { config } = await loadConfig("configs/smoke.yaml", []);
   return { ...config.mtcnn, border };
@@ -44,7 +44,7 @@ async function loadAligner(border: number): Promise<FaceAligner> {
   return new FaceAligner(nets, await mtcnnSettings(border), 112);
 }
 
-/** The 40 identity photos as [person, path], in name order. */
+/** Lists the 40 identity photos as [person, path], in name order. */
 async function identityPhotos(): Promise<[string, string][]> {
   const photos: [string, string][] = [];
   for await (const person of Deno.readDir(IDENTITIES)) {
