@@ -67,11 +67,14 @@ function compareIds(a: string, b: string): number {
   return a > b ? 1 : 0;
 }
 
-/** Returns the newest run of a profile that has evaluation results. */
+/**
+ * Returns the newest run of a profile that trained a model and evaluated it;
+ * an evaluation-only run (such as `evaluate --model pretrained`) is skipped.
+ */
 function newest(runs: RunMetrics[], profile: string): RunMetrics | undefined {
-  return runs.filter((r) => r.metrics.profile === profile && r.metrics.eval).at(
-    -1,
-  );
+  return runs.filter((r) =>
+    r.metrics.profile === profile && r.metrics.train && r.metrics.eval
+  ).at(-1);
 }
 
 function percent(value: number | undefined): string {
