@@ -16,6 +16,37 @@ Deno.test("renderPaperRepro derives the counts from the model", () => {
   );
 });
 
+/** The train block of a fake run; only its presence matters here. */
+const TRAIN = {
+  steps: 300,
+  effective_batch: 64,
+  micro_batch: 32,
+  accumulation_steps: 2,
+  arcface_shards: 2,
+  final_loss: 0.1,
+  images_per_second: 30,
+  peak_memory_bytes: { measured: 1 },
+};
+
+Deno.test("renderPaperRepro skips an evaluation-only run", () => {
+  const run = (runId: string, train: boolean) => ({
+    runId,
+    metrics: {
+      schema_version: 1 as const,
+      run_id: runId,
+      profile: "att",
+      ...(train ? { train: TRAIN } : {}),
+      eval: { att: entry(train ? 0.8 : 0.99) },
+    },
+  });
+  const text = renderPaperRepro([
+    run("20260101T000000Z-att-a", true),
+    run("20260102T000000Z-att-b", false),
+  ]);
+  assert.match(text, /`20260101T000000Z-att-a` \| att \| 80\.00 %/);
+  assert.doesNotMatch(text, /att-b/);
+});
+
 Deno.test("renderPaperRepro takes the newest run of each profile", () => {
   const run = (runId: string, accuracy: number) => ({
     runId,
@@ -23,6 +54,7 @@ Deno.test("renderPaperRepro takes the newest run of each profile", () => {
       schema_version: 1 as const,
       run_id: runId,
       profile: "smoke",
+      train: TRAIN,
       eval: {
         synthetic: {
           pairs: 600,
@@ -72,6 +104,7 @@ Deno.test("renderPaperRepro reads both pixel baseline forms", () => {
         schema_version: 1,
         run_id: "20260101T000000Z-smoke-a",
         profile: "smoke",
+        train: TRAIN,
         eval: { synthetic: entry(0.8) },
         reference: { synthetic: { model: "pixels", ...entry(0.6) } },
       },
@@ -82,6 +115,7 @@ Deno.test("renderPaperRepro reads both pixel baseline forms", () => {
         schema_version: 1,
         run_id: "20260101T000000Z-att-a",
         profile: "att",
+        train: TRAIN,
         eval: { att: entry(0.9) },
         reference: { att: { model: "pretrained", accuracy_mean: 0.97 } },
         pixel_baseline: { att: { model: "pixels", ...entry(0.7) } },
@@ -105,6 +139,7 @@ Deno.test("renderPaperRepro takes LFW from a paper run", () => {
       schema_version: 1,
       run_id: "20260101T000000Z-paper-a",
       profile: "paper",
+      train: TRAIN,
       model: {
         name: "mobilefacenet",
         parameters: 983552,
