@@ -11,7 +11,7 @@
 import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { exists } from "../fs.ts";
-import type { Metrics } from "./metrics.ts";
+import { currentForm, type Metrics } from "./metrics.ts";
 
 /** One evaluation set's figures in a row. Rates are fractions. */
 export interface SetFigures {
@@ -288,7 +288,10 @@ export function runDifferences(
     parameters: minus(row.parameters, base.parameters),
     multiply_adds: minus(row.multiply_adds, base.multiply_adds),
     images_per_second: minus(row.images_per_second, base.images_per_second),
-    metrics: metricsDifferences(baseline.metrics, run.metrics),
+    metrics: metricsDifferences(
+      currentForm(baseline.metrics),
+      currentForm(run.metrics),
+    ),
   };
 }
 

@@ -134,7 +134,9 @@ function metricsLines(differences: RunDifferences): string[] {
     ];
   }
   return [
-    `- \`${differences.run_id}\`: metrics.json differs in ${listed.length} values apart from run_id and train.images_per_second:`,
+    `- \`${differences.run_id}\`: metrics.json differs in ${listed.length} ${
+      listed.length === 1 ? "value" : "values"
+    } apart from run_id and train.images_per_second:`,
     ...listed.map((difference) =>
       `  - \`${difference.path}\`: ${formatLeaf(difference.baseline)} -> ${
         formatLeaf(difference.run)

@@ -91,6 +91,29 @@ export function referenceModels(
   );
 }
 
+/**
+ * Returns metrics in the current form: a run written before `pixel_baseline`
+ * existed recorded the raw-pixel baseline under `reference`, and that entry
+ * moves to `pixel_baseline`, so two runs compare block by block.
+ */
+export function currentForm(metrics: Metrics): Metrics {
+  if (metrics.pixel_baseline || !metrics.reference) return metrics;
+  const pixels = pixelBaselines(metrics);
+  if (Object.keys(pixels).length === 0) return metrics;
+  const { reference: _, ...rest } = metrics;
+  const models = referenceModels(metrics);
+  return {
+    ...rest,
+    ...(Object.keys(models).length > 0 ? { reference: models } : {}),
+    pixel_baseline: Object.fromEntries(
+      Object.entries(pixels).map(([set, entry]) => [
+        set,
+        { ...entry, model: "pixels" as const },
+      ]),
+    ),
+  };
+}
+
 /** Returns the dotted path of the first non-finite or undefined number, if any. */
 export function findInvalidNumber(value: unknown, path = ""): string | null {
   if (typeof value === "number") return Number.isFinite(value) ? null : path;

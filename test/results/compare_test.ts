@@ -1,3 +1,4 @@
+import { currentForm } from "../../src/results/metrics.ts";
 import assert from "node:assert/strict";
 import {
   buildComparison,
@@ -210,4 +211,32 @@ Deno.test("renderComparisonMarkdown marks a large change", () => {
     text,
     /`eval\.synthetic\.accuracy_mean`: 0\.85\d* -> 0\.62\d*\n/,
   );
+});
+
+Deno.test("currentForm moves an older pixel reference to pixel_baseline", () => {
+  const pixels = {
+    model: "pixels" as const,
+    pairs: 600,
+    folds: 10,
+    accuracy_mean: 0.6,
+    accuracy_std: 0.1,
+  };
+  const older = {
+    schema_version: 1 as const,
+    run_id: "a",
+    profile: "smoke",
+    reference: { synthetic: pixels },
+  };
+  assert.deepEqual(currentForm(older), {
+    schema_version: 1,
+    run_id: "a",
+    profile: "smoke",
+    pixel_baseline: { synthetic: pixels },
+  });
+  const current = {
+    ...older,
+    reference: undefined,
+    pixel_baseline: older.reference,
+  };
+  assert.equal(currentForm(current), current);
 });
