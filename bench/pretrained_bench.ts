@@ -19,7 +19,7 @@ import { detectFaces } from "../src/detect/mtcnn.ts";
 import { embedImages } from "../src/eval/embeddings.ts";
 import { mtcnnOptions } from "../src/pretrained/aligner.ts";
 import { assetPaths, assetProblems } from "../src/pretrained/assets.ts";
-import { importMobileFaceNet } from "../src/pretrained/mobilefacenet.ts";
+import { loadPretrainedMobileFaceNet } from "../src/pretrained/mobilefacenet.ts";
 import { TfliteMtcnn } from "../src/pretrained/mtcnn.ts";
 import { selectBackend } from "../src/runtime/backend.ts";
 
@@ -48,12 +48,8 @@ if (problems.length > 0 || photos.length < 5) {
 } else {
   const backend = await selectBackend({ backend: "wasm", threads: 0 }, "infer");
   const paths = assetPaths(ASSETS);
-  const nets = TfliteMtcnn.fromBytes(
-    await Deno.readFile(paths.pnet),
-    await Deno.readFile(paths.rnet),
-    await Deno.readFile(paths.onet),
-  );
-  const model = importMobileFaceNet(await Deno.readFile(paths.mobilefacenet));
+  const nets = await TfliteMtcnn.load(paths);
+  const model = await loadPretrainedMobileFaceNet(paths.mobilefacenet);
   const { config } = await loadConfig("configs/smoke.yaml", []);
   const options = mtcnnOptions(config.mtcnn);
 

@@ -20,8 +20,12 @@ import { evaluateSet, prepareEvalSets } from "./eval_stage.ts";
 import { EvalAligner } from "./eval_align.ts";
 import type { Config } from "../config/types.ts";
 import type { MobileFaceNet } from "../model/mobilefacenet.ts";
-import { assetProblems, requireAssets } from "../pretrained/assets.ts";
-import { importMobileFaceNet } from "../pretrained/mobilefacenet.ts";
+import {
+  assetPaths,
+  assetProblems,
+  requireAssets,
+} from "../pretrained/assets.ts";
+import { loadPretrainedMobileFaceNet } from "../pretrained/mobilefacenet.ts";
 import { checkInputs } from "./preflight.ts";
 import { runTrainStage } from "./train_stage.ts";
 
@@ -207,8 +211,10 @@ async function loadReference(
     );
     return null;
   }
-  const paths = await requireAssets(config.assets.dir);
-  return importMobileFaceNet(await Deno.readFile(paths.mobilefacenet));
+  // assetProblems has just hashed the files, so they are not hashed again.
+  return await loadPretrainedMobileFaceNet(
+    assetPaths(config.assets.dir).mobilefacenet,
+  );
 }
 
 /**
@@ -234,11 +240,11 @@ export async function evaluateStep(
     reporter,
   );
   const pretrained = modelPath === PRETRAINED_MODEL;
-  const model = modelPath === null ? null : pretrained
-    ? importMobileFaceNet(
-      await Deno.readFile(
-        (await requireAssets(config.assets.dir)).mobilefacenet,
-      ),
+  const model = modelPath === null
+    ? null
+    : pretrained
+    ? await loadPretrainedMobileFaceNet(
+      (await requireAssets(config.assets.dir)).mobilefacenet,
     )
     : await loadTrainedModel(config.model, modelPath);
   // The pretrained model is the reference, unless it is the model evaluated.

@@ -82,11 +82,7 @@ export class FaceAligner {
    */
   static async load(config: Config, size: number): Promise<FaceAligner> {
     const paths = await requireAssets(config.assets.dir);
-    const nets = TfliteMtcnn.fromBytes(
-      await Deno.readFile(paths.pnet),
-      await Deno.readFile(paths.rnet),
-      await Deno.readFile(paths.onet),
-    );
+    const nets = await TfliteMtcnn.load(paths);
     return new FaceAligner(nets, config.mtcnn, size);
   }
 

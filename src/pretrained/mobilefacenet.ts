@@ -210,6 +210,13 @@ function checkLayer(layer: FileLayer, unit: ConvUnit, index: number): void {
   }
 }
 
+/** Reads and imports the pretrained MobileFaceNet file at `path`. */
+export async function loadPretrainedMobileFaceNet(
+  path: string,
+): Promise<MobileFaceNet> {
+  return importMobileFaceNet(await Deno.readFile(path));
+}
+
 /**
  * Imports the pretrained MobileFaceNet from the bytes of its `.tflite` file.
  *

@@ -50,6 +50,22 @@ export class TfliteMtcnn implements MtcnnNetworks {
    * @throws {FlatBufferError} When a file is not a TFLite model or contains an
    *     operator the importer does not support.
    */
+  static async load(
+    paths: { pnet: string; rnet: string; onet: string },
+  ): Promise<TfliteMtcnn> {
+    return TfliteMtcnn.fromBytes(
+      await Deno.readFile(paths.pnet),
+      await Deno.readFile(paths.rnet),
+      await Deno.readFile(paths.onet),
+    );
+  }
+
+  /**
+   * Reads the three graphs from their bytes.
+   *
+   * @throws {FlatBufferError} When a file is not a TFLite model or contains
+   *     an operator the importer does not support.
+   */
   static fromBytes(
     pnet: Uint8Array,
     rnet: Uint8Array,

@@ -200,21 +200,11 @@ export class TfliteGraph {
   #evaluate(op: TfliteOperator, args: (tf.Tensor | null)[]): tf.Tensor {
     const [a, b, c] = args;
     switch (op.op) {
-      case "CONV_2D": {
-        const w = windowOf(op);
-        const y = tf.conv2d(
-          a as tf.Tensor4D,
-          b as tf.Tensor4D,
-          [w.strideH, w.strideW],
-          w.padding,
-          "NHWC",
-          [w.dilationH, w.dilationW],
-        );
-        return c ? tf.add(y, c) : y;
-      }
+      case "CONV_2D":
       case "DEPTHWISE_CONV_2D": {
         const w = windowOf(op);
-        const y = tf.depthwiseConv2d(
+        const convolve = op.op === "CONV_2D" ? tf.conv2d : tf.depthwiseConv2d;
+        const y = convolve(
           a as tf.Tensor4D,
           b as tf.Tensor4D,
           [w.strideH, w.strideW],

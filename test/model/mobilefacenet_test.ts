@@ -106,7 +106,8 @@ Deno.test("fold() computes what inference with batch norm computes", async () =>
     }
   }
   const folded = model.fold();
-  assert.ok(folded.folded && !model.folded);
+  assert.ok(folded.folded);
+  assert.ok(!model.folded);
   const images = tf.randomUniform(
     [3, 32, 32, 3],
     -1,

@@ -52,11 +52,7 @@ Deno.test({
       const { config } = await loadConfig("configs/smoke.yaml", [
         "mtcnn.border=0.25",
       ]);
-      const nets = TfliteMtcnn.fromBytes(
-        await Deno.readFile(paths!.pnet),
-        await Deno.readFile(paths!.rnet),
-        await Deno.readFile(paths!.onet),
-      );
+      const nets = await TfliteMtcnn.load(paths!);
       const aligner = new FaceAligner(nets, config.mtcnn, 64);
       const summary = await buildDataset(
         testDatasetConfig({

@@ -5,7 +5,7 @@ import { decodeImage } from "../../src/data/image.ts";
 import { embedImages } from "../../src/eval/embeddings.ts";
 import { FaceAligner, mtcnnOptions } from "../../src/pretrained/aligner.ts";
 import { detectFaces } from "../../src/detect/mtcnn.ts";
-import { importMobileFaceNet } from "../../src/pretrained/mobilefacenet.ts";
+import { loadPretrainedMobileFaceNet } from "../../src/pretrained/mobilefacenet.ts";
 import { TfliteMtcnn } from "../../src/pretrained/mtcnn.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { selectBackend } from "../../src/runtime/backend.ts";
@@ -36,11 +36,7 @@ async function mtcnnSettings(border: number): Promise<MtcnnConfig> {
 }
 
 async function loadAligner(border: number): Promise<FaceAligner> {
-  const nets = TfliteMtcnn.fromBytes(
-    await Deno.readFile(paths!.pnet),
-    await Deno.readFile(paths!.rnet),
-    await Deno.readFile(paths!.onet),
-  );
+  const nets = await TfliteMtcnn.load(paths!);
   return new FaceAligner(nets, await mtcnnSettings(border), 112);
 }
 
@@ -97,9 +93,7 @@ Deno.test({
   name: "pretrained MobileFaceNet verifies the identity photos",
   ignore: !ready,
   async fn() {
-    const model = importMobileFaceNet(
-      await Deno.readFile(paths!.mobilefacenet),
-    );
+    const model = await loadPretrainedMobileFaceNet(paths!.mobilefacenet);
     const photos = await alignIdentities();
     const images = new Uint8Array(photos.length * 112 * 112 * 3);
     photos.forEach((photo, i) => images.set(photo.image, i * 112 * 112 * 3));
@@ -110,6 +104,7 @@ Deno.test({
       (batch) => model.apply(batch, false).embeddings,
       { batchSize: 20, flip: true },
     );
+
     const dim = 192;
     const same: number[] = [];
     const different: number[] = [];
@@ -123,6 +118,7 @@ Deno.test({
       }
     }
     assert.equal(same.length + different.length, 780);
+
     // Best single threshold over all pairs: accept a pair above it.
     const all = [...same.map((c) => [c, 1]), ...different.map((c) => [c, 0])]
       .sort((a, b) => a[0] - b[0]);
@@ -134,6 +130,7 @@ Deno.test({
       best = Math.max(best, correct);
     }
     const accuracy = best / all.length;
+
     const mean = (values: number[]) =>
       values.reduce((a, b) => a + b, 0) / values.length;
     const gap = mean(same) - mean(different);
@@ -166,11 +163,7 @@ Deno.test({
   name: "MTCNN finds every face of the group photos",
   ignore: !ready,
   async fn() {
-    const nets = TfliteMtcnn.fromBytes(
-      await Deno.readFile(paths!.pnet),
-      await Deno.readFile(paths!.rnet),
-      await Deno.readFile(paths!.onet),
-    );
+    const nets = await TfliteMtcnn.load(paths!);
     const options = mtcnnOptions(await mtcnnSettings(0));
     for (const [file, expected] of Object.entries(GROUP_FACES)) {
       const faces = await detectFaces(
