@@ -172,10 +172,10 @@ export async function loadConfig(
 
 /**
  * Validates the config.yaml of a run folder. A run written before a config
- * key existed lacks that key: the keys it lacks are filled from the current
- * `configs/defaults.yaml`, and `filled` says so. The values it has are never
- * changed, so its hash must be taken from the saved text itself, with
- * `canonicalJson` of the parsed document.
+ * key existed lacks that key, so missing keys are filled from the current
+ * `configs/defaults.yaml` and `filled` is true. The saved values are never
+ * changed, and the run's hash must be taken from the parsed document itself
+ * with `canonicalJson`.
  *
  * @param saved The parsed config.yaml.
  * @param source Names the file in messages.

@@ -157,9 +157,9 @@ export interface AssetsConfig {
 
 /**
  * MTCNN face detection. Thresholds are the lowest P-Net, R-Net and O-Net face
- * probabilities kept; the nms_* values are the overlaps above which a
- * weaker box is suppressed (intersection over union, and over the smaller
- * box for nms_onet_min).
+ * probabilities kept. The nms_* values are the overlaps above which a weaker
+ * box is suppressed: intersection over union, or over the smaller box for
+ * nms_onet_min.
  */
 export interface MtcnnConfig {
   /** Smallest face side detected, in pixels. */

@@ -54,8 +54,8 @@ export function ownedVariable(
 
 /**
  * The trainable and running weights of one unit. A trainable network has
- * batch norm after each conv; a folded one (for inference) has a conv bias
- * instead, with the batch norm's affine map merged into weight and bias.
+ * batch norm after each conv. A folded one, for inference, has a conv bias
+ * instead, because the batch norm's affine map is merged into weight and bias.
  */
 interface UnitWeights {
   /** [k, k, in, out] for a conv, [k, k, C, 1] for a depthwise conv. */
@@ -278,7 +278,7 @@ export class MobileFaceNet {
           tf.sqrt(tf.add(w.movingVariance!, epsilon)),
         );
         // The output channel is the last axis of a conv weight and the third
-        // of a depthwise weight ([k, k, C, 1]); both broadcast as below.
+        // of a depthwise weight ([k, k, C, 1]), so the scale is shaped to match.
         const scaled = unit.kind === "depthwise"
           ? tf.mul(w.weight, tf.reshape(scale, [1, 1, -1, 1]))
           : tf.mul(w.weight, scale);
@@ -369,8 +369,8 @@ export class MobileFaceNet {
    * Runs the units for inference, keeping only the outputs a later residual
    * connection reads. Every other activation is freed as soon as the next
    * unit has read it, so a batch needs the memory of a few layers instead of
-   * all of them (at 112x112 and batch 64, all of them exceed the wasm
-   * backend's 4 GB heap).
+   * all of them. Measured at 112x112 and batch 64, keeping all of them
+   * exceeded the wasm backend's 4 GB heap.
    */
   #infer(images: tf.Tensor4D): tf.Tensor4D {
     const saved = new Map<number, tf.Tensor4D>();

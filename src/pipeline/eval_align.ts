@@ -3,7 +3,7 @@
  * (`align: none`, for sets of aligned crops), or detected and aligned with
  * MTCNN (`align: mtcnn`). An image where MTCNN finds no face falls back to
  * the resized whole image, as the standard LFW evaluation scripts do, so
- * every pair keeps both images; the fallbacks are counted and listed.
+ * every pair keeps both images. The fallbacks are counted and listed.
  *
  * @module
  */

@@ -4,16 +4,17 @@
  * embedding, batch norm folded into conv biases by the converter) into the
  * repository's own {@linkcode MobileFaceNet} class in folded mode.
  *
- * What the file holds, operator by operator, and how it maps:
+ * What the file contains, operator by operator, and how it maps:
  * - every CONV_2D and DEPTHWISE_CONV_2D carries a bias (folded batch norm);
  * - PReLU is written as relu(x) + a * (x - |x|) with a constant a = slope / 2,
  *   so the slope is twice the MUL constant;
- * - two pairs of consecutive linear 1x1 convs appear where the paper has one
- *   (after the stem's depthwise conv, whose separable form adds a pointwise
- *   conv, and after GDConv, where a 512-channel conv precedes the
- *   embedding conv). A linear 1x1 conv followed by another 1x1 conv is one
- *   1x1 conv: W = W1 W2, b = b1 W2 + b2 (row vectors), which is exact, so
- *   each pair is merged and the result has exactly the layers of table 1.
+ * - two pairs of consecutive linear 1x1 convs appear where table 1 of the
+ *   paper has one conv. The first follows the stem's depthwise conv, whose
+ *   separable form adds a pointwise conv. The second is a 512-channel conv
+ *   between GDConv and the embedding conv;
+ * - a linear 1x1 conv followed by another 1x1 conv is one 1x1 conv, with
+ *   W = W1 W2 and b = b1 W2 + b2 (row vectors). Each pair is merged exactly,
+ *   so the result has the layers of table 1.
  *
  * Input: RGB face crops of 112x112 normalised as (pixel - 127.5) / 128, the
  * same as this repository's models (MobileFaceNet.kt in the package

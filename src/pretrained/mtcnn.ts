@@ -7,9 +7,9 @@
  * same package and checked on the repository's test photos:
  * - pixels are RGB scaled as (pixel - 127.5) / 128;
  * - every input is transposed, rows for columns ([N, W, H, 3]), because the
- *   original Caffe models were trained on column-major MATLAB images; P-Net's
- *   two output maps are transposed back, while the regression values and
- *   landmarks come out in natural x, y order;
+ *   original Caffe models were trained on column-major MATLAB images;
+ * - P-Net's two output maps are transposed back, while the regression values
+ *   and landmarks come out in natural x, y order;
  * - the probability of a face is channel 1 of each softmax output.
  *
  * @module

@@ -4,11 +4,11 @@
  * buffer so that a truncated or corrupt file fails with a message instead of
  * reading garbage.
  *
- * Only reading is needed here; the layout is the one of the FlatBuffers
- * binary format documentation ("FlatBuffers internals"): a table starts with
- * a signed 32-bit offset back to its vtable; the vtable contains its own size,
- * the table's size and one 16-bit offset per field (0 when the field is
- * absent and takes its default).
+ * The layout is the one of the FlatBuffers binary format documentation
+ * ("FlatBuffers internals"). A table starts with a signed 32-bit offset back
+ * to its vtable. The vtable contains its own size, the table's size and one
+ * 16-bit offset per field, which is 0 when the field is absent and takes its
+ * default.
  *
  * @module
  */

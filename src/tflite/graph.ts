@@ -1,11 +1,11 @@
 /**
- * Runs a TFLite float graph with TF.js ops: each operator of the file maps
- * to the TF.js op of the same meaning, constants become tensors once, and
- * the graph is evaluated in the file's operator order (which the converter
- * emits topologically sorted).
+ * Runs a TFLite float graph with TF.js ops. Each operator of the file maps
+ * to the TF.js op of the same meaning, and constants become tensors once.
+ * The graph is evaluated in the file's operator order, which the TFLite
+ * converter writes in dependency order.
  *
- * Only the operators of the repository's pretrained graphs are supported;
- * any other stops the import with its name. Shapes are taken from the
+ * Only the operators of the repository's pretrained graphs are supported,
+ * and any other stops the import with its name. Shapes are taken from the
  * inputs at run time, so a graph exported for one input size (P-Net for
  * 1280x960) runs at any size its layers allow, and a batch dimension fixed
  * in a RESHAPE follows the input batch.

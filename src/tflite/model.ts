@@ -260,8 +260,8 @@ function bufferData(
  * Parses a `.tflite` file.
  *
  * @throws {FlatBufferError} When the file is not a TFLite model, is
- *     truncated, or holds quantised tensors (these importers read float
- *     models only).
+ *     truncated, or contains quantised tensors, because the importers read
+ *     float models only.
  */
 export function readTflite(bytes: Uint8Array): TfliteModel {
   const model = rootTable(bytes, "TFLite Model", "TFL3");

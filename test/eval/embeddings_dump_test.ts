@@ -86,7 +86,7 @@ Deno.test("evaluateEmbeddingsDump matches numpy and scikit-learn", async () => {
 
 Deno.test("evaluateEmbeddingsDump takes the smallest tied threshold", () => {
   // Unit vectors at angle a have squared distance 2 - 2 cos(a). Training
-  // fold 1 holds same 0.1, different 0.3, same 0.5, different 0.8 (rounded
+  // fold 1 contains same 0.1, different 0.3, same 0.5, different 0.8 (rounded
   // distances): 3 of 4 correct for thresholds in (0.1, 0.3] and again in
   // (0.5, 0.8]. The first, 0.11, is chosen for held-out fold 0.
   const distances = [0.2, 0.4, 0.6, 0.9, 0.1, 0.5, 0.3, 0.8];
