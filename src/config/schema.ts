@@ -71,8 +71,16 @@ const evalSetSpec: Spec = {
 
 const rootSpec: Spec = {
   kind: "object",
-  fields: { path: text, prefix: text, identities: identityFilter },
-  defaults: { prefix: "", identities: null },
+  fields: {
+    path: text,
+    format: {
+      kind: "string",
+      choices: ["folders", "trillion_pairs", "recordio"],
+    },
+    prefix: text,
+    identities: identityFilter,
+  },
+  defaults: { format: "folders", prefix: "", identities: null },
 };
 
 /** The whole configuration. */

@@ -6,12 +6,30 @@
  * @module
  */
 
-/** One folder of identity sub-folders (`<path>/<identity>/<image>`). */
+/**
+ * The layout of a dataset root. `folders` is `<path>/<identity>/<image>`.
+ * `trillion_pairs` is the Trillion Pairs download, with its celebrity and msra
+ * parts under `path`. `recordio` is an insightface `.rec` file with its `.idx`
+ * beside it.
+ */
+export type RootFormat = "folders" | "trillion_pairs" | "recordio";
+
+/** One source of training identities and their images. */
 export interface RootConfig {
+  /** The folder, or the `.rec` file of a `recordio` root. */
   path: string;
+  /**
+   * The layout of `path`. The loader fills in `folders` when a profile omits
+   * it; roots built in code, such as the synthetic set's, may omit it too.
+   */
+  format?: RootFormat;
   /** Prepended to identity names, so two roots never share a label. */
   prefix: string;
-  /** Identity folder names to use; `null` uses all of them. */
+  /**
+   * Identity names to use, as they read without `prefix`: folder names,
+   * `celebrity_<folder>` or `msra_<folder>` for `trillion_pairs`, and the
+   * 8-digit label for `recordio`. `null` uses all of them.
+   */
   identities: string[] | null;
 }
 

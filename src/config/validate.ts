@@ -259,6 +259,17 @@ function checkRelations(config: Config, source: string): void {
       );
     }
   });
+  config.dataset.roots.forEach((root, i) => {
+    if (root.format === "recordio" && !/\.rec$/i.test(root.path)) {
+      fail(
+        `dataset.roots[${i}].path`,
+        source,
+        `expected the path of a .rec file for format recordio (its .idx lies beside it), got ${
+          describe(root.path)
+        }`,
+      );
+    }
+  });
   if (config.dataset.roots.length === 0 && config.dataset.synthetic === null) {
     fail(
       "dataset.roots",

@@ -195,9 +195,10 @@ async function identityFolders(
  * @param extensions Image file extensions, such as `["jpg", "png"]`.
  * @returns Identities sorted by name in code-point order, with images in
  *   natural order (`2.jpg` before `10.jpg`).
- * @throws {DatasetError} When a root is missing, is a file or has no identity
- *   folders, when a listed identity folder is missing, when two roots give
- *   the same identity name, or when a symbolic link loops.
+ * @throws {DatasetError} When a root is missing, is a file, has no identity
+ *   folders or a format other than `folders`, when a listed identity folder
+ *   is missing, when two roots give the same identity name, or when a
+ *   symbolic link loops.
  *
  * @example Scan one root
  * ```ts ignore
@@ -222,6 +223,14 @@ export async function scanRoots(
   const folders: { name: string; root: number; folder: string }[] = [];
   const rootOf = new Map<string, number>();
   for (const [index, root] of roots.entries()) {
+    // A Trillion Pairs root or a .rec file read as folders would give wrong
+    // identities without an error.
+    if ((root.format ?? "folders") !== "folders") {
+      throw new DatasetError(
+        root.path,
+        `Cannot scan dataset: dataset.roots[${index}] has format "${root.format}", which scanRoots does not read: list it with listSources (src/data/sources/list.ts)`,
+      );
+    }
     await checkRoot(root, index);
     for (const folderName of await identityFolders(root, index)) {
       const name = root.prefix + folderName;

@@ -225,3 +225,51 @@ Deno.test("loadConfig rejects pairs without root", async () => {
     );
   });
 });
+
+Deno.test("loadConfig reads a root without format as folders", async () => {
+  await withProfile(
+    "dataset:\n  roots: [{ path: data/faces }]\n",
+    async (path) => {
+      const { config } = await loadConfig(path);
+      assert.equal(config.dataset.roots[0].format, "folders");
+    },
+  );
+});
+
+Deno.test("loadConfig rejects an unknown root format", async () => {
+  const text = "dataset:\n  roots:\n    - path: data/a\n" +
+    "    - path: data/b.tar\n      format: tar\n";
+  await withProfile(text, async (path) => {
+    await assert.rejects(loadConfig(path), (error: Error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.key, "dataset.roots[1].format");
+      assert.equal(
+        error.message,
+        `Invalid config key "dataset.roots[1].format" in "${path}": expected one of folders, trillion_pairs, recordio, got "tar"`,
+      );
+      return true;
+    });
+  });
+});
+
+Deno.test("loadConfig rejects a recordio path without .rec", async () => {
+  const text =
+    "dataset:\n  roots:\n    - path: data/faces_emore\n      format: recordio\n";
+  await withProfile(text, async (path) => {
+    await assert.rejects(loadConfig(path), (error: Error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.key, "dataset.roots[0].path");
+      assert.equal(
+        error.message,
+        `Invalid config key "dataset.roots[0].path" in "${path}": expected the path of a .rec file for format recordio (its .idx lies beside it), got "data/faces_emore"`,
+      );
+      return true;
+    });
+  });
+  const valid =
+    "dataset:\n  roots:\n    - path: data/faces_emore/train.rec\n      format: recordio\n";
+  await withProfile(valid, async (path) => {
+    const { config } = await loadConfig(path);
+    assert.equal(config.dataset.roots[0].format, "recordio");
+  });
+});

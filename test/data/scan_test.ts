@@ -292,3 +292,18 @@ if (!CHMOD_DENIES_READS) {
     "Skipping the unreadable-folder test: running as root, so chmod 000 does not deny reads",
   );
 }
+
+Deno.test("scanRoots rejects a root of another format", async () => {
+  await withTempDir(async (dir) => {
+    await touch(dir, ["train_msra/msra/a/1.jpg"]);
+    const roots = [{ ...root(dir), format: "trillion_pairs" as const }];
+    await assert.rejects(scanRoots(roots, EXTENSIONS), (error) => {
+      assert.ok(error instanceof DatasetError);
+      assert.equal(
+        error.message,
+        `Cannot scan dataset: dataset.roots[0] has format "trillion_pairs", which scanRoots does not read: list it with listSources (src/data/sources/list.ts)`,
+      );
+      return true;
+    });
+  });
+});
