@@ -104,7 +104,7 @@ function symlinkLoopError(path: string): DatasetError {
 }
 
 /** Lists a folder's non-hidden entries of one kind, in code-point order. */
-async function listEntries(
+export async function listEntries(
   folder: string,
   kind: "folder" | "file",
 ): Promise<string[]> {
@@ -129,7 +129,10 @@ async function listEntries(
 }
 
 /** Checks that a root exists and is a folder. */
-async function checkRoot(root: RootConfig, index: number): Promise<void> {
+export async function checkRoot(
+  root: RootConfig,
+  index: number,
+): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(root.path);
@@ -154,7 +157,7 @@ async function checkRoot(root: RootConfig, index: number): Promise<void> {
 }
 
 /** Returns the identity folder names of one root, after its filter. */
-async function identityFolders(
+export async function identityFolders(
   root: RootConfig,
   index: number,
 ): Promise<string[]> {

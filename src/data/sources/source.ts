@@ -37,9 +37,9 @@ export type ImageRef =
 /** One identity of a source and its images, in a stable order. */
 export interface SourceIdentity {
   /**
-   * The root's prefix followed by the identity's own name (folder name, or
-   * the record label). Unique over all roots; labels follow its code-point
-   * order.
+   * The root's prefix followed by the identity's own name: the folder name,
+   * `<part>_<folder>` for Trillion Pairs, or the record label as 8 digits.
+   * Unique over all roots; labels follow its code-point order.
    */
   name: string;
   /** The images: natural order of file names, or ascending record key. */
