@@ -8,6 +8,7 @@
 
 import { requireAssets } from "../pretrained/assets.ts";
 import type { Config } from "../config/types.ts";
+import { rootInputPaths } from "../data/sources/list.ts";
 import { exists } from "../fs.ts";
 
 /** The data of a profile is missing; nothing was written. */
@@ -29,8 +30,10 @@ export async function findMissingInputs(
   const missing: [string, string][] = [];
   if (config.dataset.synthetic === null) {
     for (const [i, root] of config.dataset.roots.entries()) {
-      if (!(await exists(root.path))) {
-        missing.push([`dataset.roots[${i}].path`, root.path]);
+      for (const path of rootInputPaths(root)) {
+        if (!(await exists(path))) {
+          missing.push([`dataset.roots[${i}].path`, path]);
+        }
       }
     }
   }

@@ -236,6 +236,16 @@ Deno.test("loadConfig reads a root without format as folders", async () => {
   );
 });
 
+Deno.test("loadConfig reads the paper profile's Trillion Pairs root", async () => {
+  const { config } = await loadConfig(join(CONFIGS, "paper.yaml"));
+  assert.deepEqual(config.dataset.roots, [{
+    path: "data/trillion_pairs",
+    format: "trillion_pairs",
+    prefix: "",
+    identities: null,
+  }]);
+});
+
 Deno.test("loadConfig rejects an unknown root format", async () => {
   const text = "dataset:\n  roots:\n    - path: data/a\n" +
     "    - path: data/b.tar\n      format: tar\n";

@@ -131,8 +131,7 @@ Deno.test("reproduce stops before any work when data is missing", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const resolved = await loadConfig(join(CONFIGS, "paper.yaml"), [
-      "dataset.roots[0].path=/nonexistent/celebrity",
-      "dataset.roots[1].path=/nonexistent/msra",
+      "dataset.roots[0].path=/nonexistent/trillion_pairs",
       "eval.sets[0].root=/nonexistent/lfw",
       "eval.sets[0].pairs=/nonexistent/lfw/pairs.txt",
     ]);
@@ -147,7 +146,10 @@ Deno.test("reproduce stops before any work when data is missing", async () => {
       (error: Error) =>
         error instanceof MissingDataError &&
         error.message.includes(
-          'dataset.roots[0].path: "/nonexistent/celebrity" not found',
+          'dataset.roots[0].path: "/nonexistent/trillion_pairs/train_celebrity/celebrity" not found',
+        ) &&
+        error.message.includes(
+          'dataset.roots[0].path: "/nonexistent/trillion_pairs/train_msra/msra" not found',
         ) &&
         error.message.includes("--profile smoke"),
     );
