@@ -13,6 +13,10 @@ import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config/types.ts";
 import { deriveRng } from "../rng.ts";
 import { type ConvUnit, mobileFaceNetUnits } from "./architecture.ts";
+import {
+  batchNormPrelu,
+  hasFusedBatchNormPrelu,
+} from "../runtime/fused/batch_norm_prelu.ts";
 import { batchNormTraining } from "./batch_norm.ts";
 import { pointwiseProduct } from "./pointwise.ts";
 
@@ -124,6 +128,27 @@ function convolve(
     ]);
   }
   return tf.conv2d(input, weight, unit.stride, unit.padding);
+}
+
+/** A folded unit's conv, bias and PReLU, as one fused op. */
+function fusedConvolve(
+  input: tf.Tensor4D,
+  weights: UnitWeights,
+  unit: ConvUnit,
+): tf.Tensor4D {
+  const args = {
+    x: input,
+    filter: weights.weight as tf.Tensor4D,
+    strides: unit.stride,
+    pad: unit.padding,
+    bias: weights.bias!,
+    ...(weights.alpha
+      ? { activation: "prelu" as const, preluActivationWeights: weights.alpha }
+      : {}),
+  };
+  return unit.kind === "depthwise"
+    ? tf.fused.depthwiseConv2d(args)
+    : tf.fused.conv2d(args);
 }
 
 /** Shape of a unit's conv weight in TF.js layout. */
@@ -417,10 +442,32 @@ export class MobileFaceNet {
     const unit = this.units[i];
     const weights = this.#weights[i];
     const epsilon = this.config.batch_norm_epsilon;
-    let y = convolve(input, weights.weight as tf.Tensor4D, unit);
     if (weights.bias) {
-      y = tf.add(y, weights.bias);
-    } else if (training) {
+      // Folded: conv, bias and PReLU in one fused kernel where the backend
+      // has one (wasm, webgpu, cpu and tfjs-node all do).
+      const y = fusedConvolve(input, weights, unit);
+      return residual === null ? y : tf.add(y, residual);
+    }
+    let y = convolve(input, weights.weight as tf.Tensor4D, unit);
+    if (training && hasFusedBatchNormPrelu()) {
+      // Batch norm, PReLU and the residual in one kernel pair.
+      const fused = batchNormPrelu(
+        y,
+        weights.gamma! as tf.Tensor1D,
+        weights.beta! as tf.Tensor1D,
+        (weights.alpha ?? null) as tf.Tensor1D | null,
+        residual,
+        epsilon,
+      );
+      const [n, oh, ow] = y.shape;
+      moments.push({
+        mean: fused.mean,
+        variance: fused.variance,
+        count: n * oh * ow,
+      });
+      return fused.y;
+    }
+    if (training) {
       // Normalise with the moments over N, H and W of this batch.
       const normalized = batchNormTraining(
         y,

@@ -16,15 +16,23 @@ import {
   float32View,
   kernelInput,
 } from "./_conv_util.ts";
+import { wasmMemory } from "../fused/batch_norm_prelu.ts";
+import { splitChannels } from "../fused/loop_threads.ts";
+import {
+  depthwiseFilterGradient,
+  type DepthwiseGeometry,
+  geometryNumbers,
+} from "../fused/loops.ts";
 
 /**
  * Computes dL/dW of an NHWC depthwise convolution with channel multiplier 1.
  *
  * dW[kh, kw, c] = Σ over n, oh, ow of
  * x[n, oh * sh + kh - padTop, ow * sw + kw - padLeft, c] · dy[n, oh, ow, c],
- * where taps that fall on padding contribute nothing. The loop runs on the
- * wasm heap in JavaScript, with channels innermost because they are
- * contiguous in NHWC, and sums in float64.
+ * where taps that fall on padding contribute nothing. The loop
+ * (`depthwiseFilterGradient` in src/runtime/fused/loops.ts) runs on the wasm
+ * heap in JavaScript, split over channels with the loop worker on the
+ * threaded build.
  *
  * @param args.inputs.x Input `[N, H, W, C]`.
  * @param args.inputs.dy Upstream gradient `[N, OH, OW, C]`.
@@ -54,36 +62,40 @@ export function depthwiseConv2dNativeBackpropFilter(
     attrs,
     true,
   );
-  const { batchSize, inHeight, inWidth, inChannels: channels } = info;
-  const { outHeight, outWidth, strideHeight, strideWidth } = info;
-  const { filterHeight, filterWidth } = info;
-  const { top, left } = info.padInfo;
-
-  const sums = new Float64Array(filterHeight * filterWidth * channels);
+  const geometry: DepthwiseGeometry = {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    channels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
   const dw = backend.makeOutput(attrs.filterShape, "float32");
   const xValues = float32View(backend, x);
   const dyValues = float32View(backend, dy);
-  for (let n = 0; n < batchSize; n++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      for (let kh = 0; kh < filterHeight; kh++) {
-        const ih = oh * strideHeight + kh - top;
-        if (ih < 0 || ih >= inHeight) continue;
-        for (let ow = 0; ow < outWidth; ow++) {
-          const dyBase = ((n * outHeight + oh) * outWidth + ow) * channels;
-          for (let kw = 0; kw < filterWidth; kw++) {
-            const iw = ow * strideWidth + kw - left;
-            if (iw < 0 || iw >= inWidth) continue;
-            const xBase = ((n * inHeight + ih) * inWidth + iw) * channels;
-            const sumBase = (kh * filterWidth + kw) * channels;
-            for (let c = 0; c < channels; c++) {
-              sums[sumBase + c] += xValues[xBase + c] * dyValues[dyBase + c];
-            }
-          }
-        }
-      }
-    }
-  }
-  float32View(backend, dw).set(sums);
+  const dwValues = float32View(backend, dw);
+  splitChannels(
+    wasmMemory(backend),
+    "depthwiseFilterGradient",
+    [xValues, dyValues, dwValues],
+    geometryNumbers(geometry),
+    geometry.channels,
+    (start, end) =>
+      depthwiseFilterGradient(
+        xValues,
+        dyValues,
+        dwValues,
+        geometry,
+        start,
+        end,
+      ),
+  );
   return dw;
 }
 
