@@ -12,7 +12,7 @@ import { sha256File } from "../hash.ts";
 import { countModel, mobileFaceNetUnits } from "../model/architecture.ts";
 import type { Reporter } from "../report.ts";
 import { selectBackend } from "../runtime/backend.ts";
-import { loadTrainedModel } from "../train/checkpoint.ts";
+import { loadFoldedModel } from "../train/checkpoint.ts";
 import type { TrainSummary } from "../train/train.ts";
 import { type RunContext, saveMetrics, startRun } from "./context.ts";
 import { type DatasetStageResult, runDatasetStage } from "./dataset_stage.ts";
@@ -246,7 +246,7 @@ export async function evaluateStep(
     ? await loadPretrainedMobileFaceNet(
       (await requireAssets(config.assets.dir)).mobilefacenet,
     )
-    : await loadTrainedModel(config.model, modelPath);
+    : await loadFoldedModel(config.model, modelPath);
   // The pretrained model is the reference, unless it is the model evaluated.
   const reference = pretrained ? null : await loadReference(config, reporter);
   const aligner = config.eval.sets.some((set) => set.align === "mtcnn")
@@ -326,5 +326,26 @@ export async function reproduce(
     await context.provenance.fail(error);
     throw error;
   }
+  reportStageTimes(context);
   return context;
+}
+
+/**
+ * Prints the wall time of each stage, and records it as one JSON line, so
+ * that runs can be compared stage by stage (provenance.json keeps the start
+ * and end of each).
+ */
+function reportStageTimes(context: RunContext): void {
+  const stages = context.provenance.stageSeconds();
+  const total = stages.reduce((sum, s) => sum + s.seconds, 0);
+  context.reporter.record({
+    event: "stage_seconds",
+    ...Object.fromEntries(stages.map((s) => [s.stage, s.seconds])),
+    total,
+  });
+  context.reporter.info(
+    `wall time by stage: ${
+      stages.map((s) => `${s.stage} ${s.seconds.toFixed(1)} s`).join(", ")
+    }; total ${total.toFixed(1)} s`,
+  );
 }

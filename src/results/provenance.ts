@@ -171,6 +171,13 @@ export class ProvenanceWriter {
     await this.save();
   }
 
+  /** Seconds of each ended stage, in the order the stages started. */
+  stageSeconds(): { stage: string; seconds: number }[] {
+    return Object.entries(this.provenance.stages)
+      .filter(([, record]) => record.seconds !== undefined)
+      .map(([stage, record]) => ({ stage, seconds: record.seconds! }));
+  }
+
   /** Marks a stage ended, merges what it reports, and saves. */
   async end(
     stage: string,
