@@ -180,7 +180,7 @@ async function timeTraining(
 
 async function timeInference(): Promise<Timing> {
   const trained = await MobileFaceNet.create(modelConfig, SEED);
-  const model = trained.fold();
+  const model = await trained.fold();
   trained.dispose();
   const images = seededImages(INFER_BATCH);
   const timed = await timeRepeated(async () => {

@@ -281,23 +281,30 @@ export class MobileFaceNet {
    * by s and the bias is beta - s * moving mean. The copy computes what
    * `apply(images, false)` computes, in one op less per unit.
    */
-  fold(): MobileFaceNet {
-    return MobileFaceNet.fromFolded(this.config, this.#foldedUnits());
+  async fold(): Promise<MobileFaceNet> {
+    return MobileFaceNet.fromFolded(this.config, await this.#foldedUnits());
   }
 
-  #foldedUnits(): FoldedUnit[] {
+  /**
+   * Reads the folded weights with asynchronous reads, which every backend
+   * supports (WebGPU in Deno has no synchronous read).
+   */
+  async #foldedUnits(): Promise<FoldedUnit[]> {
     const epsilon = this.config.batch_norm_epsilon;
-    return this.units.map((unit, i) => {
+    const read = async (t: tf.Tensor) => await t.data() as Float32Array;
+    const units: FoldedUnit[] = [];
+    for (const [i, unit] of this.units.entries()) {
       const w = this.#weights[i];
-      const alpha = w.alpha ? w.alpha.dataSync() as Float32Array : undefined;
+      const alpha = w.alpha ? await read(w.alpha) : undefined;
       if (w.bias) {
-        return {
-          weight: w.weight.dataSync() as Float32Array,
-          bias: w.bias.dataSync() as Float32Array,
+        units.push({
+          weight: await read(w.weight),
+          bias: await read(w.bias),
           ...(alpha ? { alpha } : {}),
-        };
+        });
+        continue;
       }
-      return tf.tidy(() => {
+      const [scaled, bias] = tf.tidy(() => {
         const scale = tf.div(
           w.gamma!,
           tf.sqrt(tf.add(w.movingVariance!, epsilon)),
@@ -307,14 +314,16 @@ export class MobileFaceNet {
         const scaled = unit.kind === "depthwise"
           ? tf.mul(w.weight, tf.reshape(scale, [1, 1, -1, 1]))
           : tf.mul(w.weight, scale);
-        const bias = tf.sub(w.beta!, tf.mul(scale, w.movingMean!));
-        return {
-          weight: scaled.dataSync() as Float32Array,
-          bias: bias.dataSync() as Float32Array,
-          ...(alpha ? { alpha } : {}),
-        };
+        return [scaled, tf.sub(w.beta!, tf.mul(scale, w.movingMean!))];
       });
-    });
+      units.push({
+        weight: await read(scaled),
+        bias: await read(bias),
+        ...(alpha ? { alpha } : {}),
+      });
+      tf.dispose([scaled, bias]);
+    }
+    return units;
   }
 
   /** Lists every weight with its name, in a fixed order. */

@@ -160,7 +160,7 @@ export async function loadFoldedModel(
 ): Promise<MobileFaceNet> {
   const trained = await loadTrainedModel(config, path);
   try {
-    return trained.fold();
+    return await trained.fold();
   } finally {
     trained.dispose();
   }

@@ -105,7 +105,7 @@ Deno.test("fold() computes what inference with batch norm computes", async () =>
       );
     }
   }
-  const folded = model.fold();
+  const folded = await model.fold();
   assert.ok(folded.folded);
   assert.ok(!model.folded);
   const images = tf.randomUniform(
