@@ -81,9 +81,11 @@ self.onmessage = (event: MessageEvent<WorkerInit | WorkerJob>) => {
 async function handle(message: WorkerInit | WorkerJob): Promise<void> {
   if (message.type === "init") {
     try {
-      // One libvips thread per worker: the pool already runs one worker
-      // per core.
+      // One libvips thread per worker, since the pool already runs one
+      // worker per core. Each operation runs once, so libvips's operation
+      // cache, shared by all workers behind a lock, would only cost time.
       sharp.concurrency(1);
+      sharp.cache(false);
       settings = {
         config: message.config,
         seed: message.seed,
