@@ -13,6 +13,7 @@ import {
   type ResolvedConfig,
 } from "../src/config/load.ts";
 import { ConfigError } from "../src/config/validate.ts";
+import { BuildWorkerError } from "../src/data/build_pool.ts";
 import { DatasetError } from "../src/data/dataset_error.ts";
 import { MissingDataError } from "../src/pipeline/preflight.ts";
 import { stderrWriter } from "../src/progress.ts";
@@ -110,6 +111,7 @@ const EXPECTED_ERRORS = [
   MissingDataError,
   RunExistsError,
   DatasetError,
+  BuildWorkerError,
   NonFiniteLossError,
   InputError,
   SyntaxError,
