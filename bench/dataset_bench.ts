@@ -16,11 +16,11 @@
  * libvips thread per worker, augmentations in TypeScript). The reference is
  * bench/opencv_reference.py with OpenCV's Python binding on one thread
  * (`cv2.setNumThreads(1)`), run when /usr/bin/python3 can import cv2. Two
- * differences remain that the binding does not let us remove: OpenCV's
+ * differences remain, because the binding cannot turn them off. OpenCV's
  * INTER_LANCZOS4 interpolates with a fixed 8x8 window, while libvips widens
- * its Lanczos-3 kernel by the shrink factor (more work for ours), and OpenCV
- * 4.6 writes PNG rows with libpng's adaptive filters, while the build writes
- * them unfiltered (less work for ours).
+ * its Lanczos-3 kernel by the shrink factor, which is more work for ours.
+ * OpenCV 4.6 writes PNG rows with libpng's adaptive filters, while the build
+ * writes them unfiltered, which is less work for ours.
  *
  * Each figure is the best of 3 timed passes after one warm-up pass, in
  * images per second of wall time and per CPU-second of the whole process.

@@ -38,7 +38,7 @@ def encode(image, settings):
 
 
 def augmented(data, settings, rng):
-    """The plain steps, then an opening and two noisy copies, each encoded."""
+    """Runs the plain steps, then encodes an opening and two noisy copies."""
     resized = plain(data, settings)
     side = settings["opening_size"]
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))

@@ -1,9 +1,10 @@
 /**
  * The last step of a dataset build, run once every identity is done, by the
- * build itself or by `dataset:merge` over the parts of a sharded build:
- * labels in name order, the images moved to their label folders, then
- * labels.json, summary.json, the packed shards and, last, manifest.jsonl.
- * Every step can run again after a kill, so a stopped finish resumes.
+ * build itself or by `dataset:merge` over the parts of a sharded build. It
+ * gives labels in name order and moves the images to their label folders,
+ * then writes labels.json, summary.json, the packed shards and, last,
+ * manifest.jsonl. Every step can run again after a kill, so a stopped finish
+ * resumes.
  *
  * @module
  */
@@ -56,7 +57,7 @@ export interface DatasetSummary {
   manifest_sha256: string;
 }
 
-/** Where the finished identities of one part are. */
+/** A folder of finished identities and the shard it built. */
 export interface FinishedPart {
   dir: string;
   /** 1-based shard index among `count`. */

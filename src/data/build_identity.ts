@@ -1,9 +1,9 @@
 /**
- * The work of the dataset build on one identity, as a build worker runs it:
- * read each selected source once, decode it to raw pixels at the output size
- * (after face alignment when detection is on), make the augmented copies of
- * the identity's rule on typed arrays and encode each output once as PNG.
- * Nothing here writes files: the build's main thread writes the outputs.
+ * The work of the dataset build on one identity, as a build worker runs it.
+ * Each selected source is read once and decoded to raw pixels at the output
+ * size, after face alignment when detection is on. The augmented copies of
+ * the identity's rule are made on typed arrays, and each output is encoded
+ * once as PNG. Nothing here writes files: the build's main thread does.
  *
  * @module
  */
@@ -57,7 +57,7 @@ export interface IdentityOutput {
   png: Uint8Array;
 }
 
-/** What processing one identity gave. */
+/** The outputs and the skipped sources of one identity. */
 export interface IdentityResult {
   index: number;
   name: string;

@@ -1,6 +1,6 @@
 /**
  * The on-disk state of a dataset build in progress, which lets a killed build
- * resume: `build.json` names the inputs, `staging/<identity index>/` holds an
+ * resume: `build.json` names the inputs, `staging/<identity index>/` contains an
  * identity's finished PNG files, and `journal/<identity index>.json` is
  * written atomically after them, so its presence marks the identity done.
  * A part of a sharded build ends with `part.json`.

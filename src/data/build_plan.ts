@@ -1,9 +1,9 @@
 /**
  * The plan of a dataset build, decided from the source listing before any
- * image is decoded: each identity's rule and selected sources, the counts of
- * summary.json that do not depend on decoding, the identity's shard for
- * `--shard i/n`, and the fingerprint that ties a resumed build or a part of
- * a sharded build to its inputs.
+ * image is decoded. It gives each identity's rule and selected sources and
+ * the counts of summary.json that do not depend on decoding. It also gives
+ * the identity's shard for `--shard i/n` and the fingerprint that ties a
+ * resumed build, or a part of a sharded build, to its inputs.
  *
  * @module
  */

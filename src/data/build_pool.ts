@@ -1,7 +1,8 @@
 /**
  * The pool of dataset build workers: Deno workers running build_worker.ts,
- * each processing one identity at a time, with one more identity queued so
- * that it never waits while the main thread writes the previous outputs.
+ * each processing one identity at a time. One more identity waits in each
+ * worker's queue, so a worker does not sit idle while the main thread writes
+ * the previous outputs.
  *
  * @module
  */

@@ -82,7 +82,7 @@ export async function decodeImageBytes(
  */
 const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 
-/** What sharp's header read of a file tells the decoder. */
+/** The header fields sharp reads from a file. */
 type SharpMetadata = Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
 
 /** Reads the header of a file sharp decodes and checks its pixel count. */
@@ -110,7 +110,7 @@ async function decodeWithSharp(bytes: Uint8Array): Promise<RawImage> {
 }
 
 /**
- * Whether sharp can decode, crop and resize a file in one pipeline with the
+ * Returns whether sharp can decode, crop and resize a file in one pipeline with the
  * same pixels as decoding to RGB first and resizing that: 8-bit sRGB or grey
  * without alpha, a single page and no EXIF rotation. Premultiplied alpha, a
  * rotation or a colour transform would otherwise run in another order.
@@ -137,7 +137,7 @@ export interface CropBox {
  * {@linkcode cropImage}, then {@linkcode resizeImage}. For a plain 8-bit JPEG,
  * PNG or WebP, sharp does all three in one pipeline without storing the
  * full-size image. It reads with random access and extracts the box before
- * resizing, which turns off JPEG shrink-on-load, so the Lanczos-3 resize sees
+ * resizing, which turns off JPEG shrink-on-load, so the Lanczos-3 resize gets
  * the same input as in the separate steps. Other files take the separate
  * steps.
  *

@@ -1,9 +1,8 @@
 /**
- * The training data loader for sets too large to decode into memory: it
- * reads the packed shards of a built set (pack.ts), decodes the images of
- * each micro-batch in worker threads and keeps a bounded number of
- * micro-batches decoded ahead, in the order the batch sampler will ask for
- * them.
+ * The training data loader for sets too large to decode into memory. It
+ * reads the packed shards of a built set (pack.ts) and decodes the images of
+ * each micro-batch in worker threads. A bounded number of micro-batches is
+ * decoded ahead, in the order the batch sampler will request them.
  *
  * @module
  */
@@ -47,7 +46,7 @@ export class PackedImages {
    * @param imageSize Side of the images in pixels (`dataset.image_size`).
    * @throws {Error} When the shards are missing, of another format or
    *   image size, belong to another manifest, or have another size than the
-   *   index records; each message says to rebuild the dataset.
+   *   index records. Each message ends with how to rebuild the dataset.
    */
   static async open(
     datasetDir: string,
@@ -139,7 +138,7 @@ export interface LoaderOptions {
   prefetchBatches: number;
 }
 
-/** One worker and the requests it has not answered yet. */
+/** One worker and the requests it has not replied to yet. */
 interface LoaderWorker {
   worker: Worker;
   pending: Map<

@@ -20,7 +20,7 @@ import { reportBuilt } from "./build.ts";
  * Reads and checks the `part.json` of each folder.
  *
  * @returns The parts ordered by shard index.
- * @throws {DatasetError} When a folder holds no finished part, when the parts
+ * @throws {DatasetError} When a folder contains no finished part, when the parts
  *   come from different inputs or shard counts, or when a shard is missing
  *   or given twice.
  */
@@ -50,6 +50,8 @@ export async function readParts(dirs: string[]): Promise<
     }
     parts.push({ dir, part });
   }
+
+  // Every part must come from the same inputs and plan.
   const first = parts[0];
   const plan = canonicalJson(first.part.plan);
   for (const { dir, part } of parts.slice(1)) {
@@ -85,6 +87,8 @@ export async function readParts(dirs: string[]): Promise<
       );
     }
   }
+
+  // Each shard 1..n exactly once.
   const count = first.part.shard.count;
   const byIndex = new Map<number, string>();
   for (const { dir, part } of parts) {
@@ -115,7 +119,7 @@ export async function readParts(dirs: string[]): Promise<
 /**
  * Merges the parts into `outDir`, copying (or hard-linking) their images.
  * A merge that was stopped resumes: label folders already copied are kept.
- * An `outDir` that already holds this merge's manifest is left as it is.
+ * An `outDir` that already contains this merge's manifest is left as it is.
  *
  * @returns The summary written to `summary.json`.
  * @throws {DatasetError} See {@linkcode readParts}.

@@ -4,9 +4,9 @@
  * hold the PNG bytes of the images back to back in manifest order, and an
  * index.
  *
- * `shards/index.json` holds the format, image size, image and class counts,
+ * `shards/index.json` contains the format, image size, image and class counts,
  * the manifest's SHA-256 and the list of shard files. `shards/index.bin`
- * holds one 48-byte little-endian record per manifest line: shard number
+ * contains one 48-byte little-endian record per manifest line: shard number
  * (u32), byte offset in the shard (u32), byte length (u32), label (i32) and
  * the SHA-256 of the PNG bytes (32 bytes).
  *

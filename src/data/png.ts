@@ -142,7 +142,7 @@ function unfilter(
   return data;
 }
 
-/** The Paeth predictor: the neighbour closest to left + up - upLeft. */
+/** Returns the Paeth predictor: the neighbour closest to left + up - upLeft. */
 function paeth(left: number, up: number, upLeft: number): number {
   const estimate = left + up - upLeft;
   const toLeft = Math.abs(estimate - left);

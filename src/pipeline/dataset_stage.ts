@@ -140,7 +140,10 @@ async function resolveRoots(
   };
 }
 
-/** The MTCNN settings of a build with `dataset.detect: mtcnn`, checked. */
+/**
+ * Returns the MTCNN settings of a build with `dataset.detect: mtcnn`, once the
+ * pinned weights are found in place.
+ */
 async function detectionOf(
   config: Config,
 ): Promise<{ assetsDir: string; mtcnn: Config["mtcnn"] } | undefined> {
