@@ -56,6 +56,7 @@ export class ProgressBar {
   #start: number;
   #lastWrite = -Infinity;
   #done = 0;
+  #detail = "";
 
   constructor(
     label: string,
@@ -78,9 +79,14 @@ export class ProgressBar {
     return seconds > 0 ? this.#done / seconds : 0;
   }
 
-  /** Sets the count done and writes a line when the interval has passed. */
-  update(done: number): void {
+  /**
+   * Sets the count done and writes a line when the interval has passed.
+   *
+   * @param detail Shown at the end of the line, such as a second count.
+   */
+  update(done: number, detail = ""): void {
     this.#done = done;
+    this.#detail = detail;
     const now = this.#now();
     const finished = done >= this.#total;
     if (!finished && now - this.#lastWrite < this.#intervalMs) return;
@@ -100,7 +106,8 @@ export class ProgressBar {
       ? `done in ${formatDuration(elapsed)}`
       : `eta ${formatDuration(left)}`;
     return `${this.#label} ${this.#done}/${this.#total} ${this.#unit} ` +
-      `(${percent}%)  ${rate.toFixed(1)}/s  ${tail}`;
+      `(${percent}%)  ${rate.toFixed(1)}/s  ${tail}` +
+      (this.#detail === "" ? "" : `  ${this.#detail}`);
   }
 }
 

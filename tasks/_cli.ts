@@ -13,6 +13,7 @@ import {
   type ResolvedConfig,
 } from "../src/config/load.ts";
 import { ConfigError } from "../src/config/validate.ts";
+import { BuildWorkerError } from "../src/data/build_pool.ts";
 import { DatasetError } from "../src/data/dataset_error.ts";
 import { MissingDataError } from "../src/pipeline/preflight.ts";
 import { stderrWriter } from "../src/progress.ts";
@@ -31,6 +32,11 @@ export const CONFIG_FLAGS = {
   set: { type: "string", multiple: true },
   backend: { type: "string" },
   help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** `--workers N` of the tasks that build the dataset (dataset.workers). */
+export const WORKERS_FLAG = {
+  workers: { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
 /** Parses flags, turning an unknown flag into a usage error. */
@@ -55,8 +61,25 @@ export class UsageError extends Error {
 }
 
 /**
- * Resolves `--profile`/`--config`, `--set` and `--backend` into a config.
- * The default profile is `paper`.
+ * Returns the `--set` overrides of the flags that stand for a config key:
+ * `--backend NAME` (runtime.backend) and `--workers N` (dataset.workers).
+ */
+export function flagOverrides(
+  values: { backend?: string; workers?: string },
+): string[] {
+  const overrides: string[] = [];
+  if (values.backend !== undefined) {
+    overrides.push(`runtime.backend=${values.backend}`);
+  }
+  if (values.workers !== undefined) {
+    overrides.push(`dataset.workers=${values.workers}`);
+  }
+  return overrides;
+}
+
+/**
+ * Resolves `--profile`/`--config`, `--set`, `--backend` and `--workers`
+ * into a config. The default profile is `paper`.
  *
  * @throws {UsageError} When both --profile and --config are given.
  */
@@ -65,6 +88,7 @@ export async function resolveConfig(values: {
   config?: string;
   set?: string[];
   backend?: string;
+  workers?: string;
 }): Promise<ResolvedConfig> {
   if (values.profile !== undefined && values.config !== undefined) {
     throw new UsageError(
@@ -72,10 +96,7 @@ export async function resolveConfig(values: {
     );
   }
   const path = values.config ?? profilePath(values.profile ?? "paper");
-  const overrides = [...(values.set ?? [])];
-  if (values.backend !== undefined) {
-    overrides.push(`runtime.backend=${values.backend}`);
-  }
+  const overrides = [...(values.set ?? []), ...flagOverrides(values)];
   return await loadConfig(path, overrides);
 }
 
@@ -90,6 +111,7 @@ const EXPECTED_ERRORS = [
   MissingDataError,
   RunExistsError,
   DatasetError,
+  BuildWorkerError,
   NonFiniteLossError,
   InputError,
   SyntaxError,

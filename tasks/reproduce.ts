@@ -6,11 +6,13 @@
 
 import {
   CONFIG_FLAGS,
+  flagOverrides,
   parseFlags,
   resolveConfig,
   runTask,
   terminalReporter,
   UsageError,
+  WORKERS_FLAG,
 } from "./_cli.ts";
 import type { ResolvedConfig } from "../src/config/load.ts";
 import { reproduce } from "../src/pipeline/reproduce.ts";
@@ -22,7 +24,9 @@ import { pixelBaselines, referenceModels } from "../src/results/metrics.ts";
 const USAGE =
   `Usage: deno task reproduce [--profile NAME | --config FILE] [--set key=value]...
                            [--results-dir DIR] [--run-id ID] [--backend NAME]
-       deno task reproduce --from RUN_DIR [--backend NAME] [--results-dir DIR] [--run-id ID]
+                           [--workers N]
+       deno task reproduce --from RUN_DIR [--backend NAME] [--workers N]
+                           [--results-dir DIR] [--run-id ID]
 
   --profile NAME     configs/NAME.yaml (default: paper; smoke runs on generated data)
   --config FILE      a config file instead of a profile
@@ -30,6 +34,7 @@ const USAGE =
   --results-dir DIR  parent of the run folder (default: results)
   --run-id ID        run folder name (default: <UTC time>-<profile>-<config hash>)
   --backend NAME     auto, webgpu, wasm, cpu or tensorflow (sets runtime.backend)
+  --workers N        dataset build workers, 0 for one per core (sets dataset.workers)
   --from RUN_DIR     rerun with that run's config.yaml and seeds into a new run
                      folder, then compare the two runs`;
 
@@ -46,6 +51,7 @@ function formatAccuracy(
 await runTask(async () => {
   const { values } = parseFlags(Deno.args, {
     ...CONFIG_FLAGS,
+    ...WORKERS_FLAG,
     "results-dir": { type: "string" },
     "run-id": { type: "string" },
     from: { type: "string" },
@@ -66,9 +72,7 @@ await runTask(async () => {
         "--from reruns the saved config.yaml of a run: it cannot be combined with --profile, --config or --set",
       );
     }
-    const overrides = values.backend === undefined
-      ? []
-      : [`runtime.backend=${values.backend}`];
+    const overrides = flagOverrides(values);
     resolved = (await loadRunConfig(values.from, overrides)).resolved;
   }
   const context = await reproduce({

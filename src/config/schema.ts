@@ -111,6 +111,13 @@ export const CONFIG_SPEC: Spec = {
         image_size: count(8),
         detect: { kind: "string", choices: ["none", "mtcnn"] },
         cache_dir: text,
+        workers: count(0),
+        shard_bytes: {
+          kind: "number",
+          integer: true,
+          min: 1,
+          max: 2 ** 32 - 1,
+        },
         rules: {
           kind: "object",
           fields: {
@@ -166,6 +173,14 @@ export const CONFIG_SPEC: Spec = {
         head_weight_decay: { kind: "number", min: 0 },
         checkpoint_every: count(1),
         log_every: count(1),
+        loader: {
+          kind: "object",
+          fields: {
+            in_memory_max_bytes: count(0),
+            workers: count(0),
+            prefetch_batches: count(1),
+          },
+        },
       },
     },
     eval: {

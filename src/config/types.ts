@@ -79,6 +79,10 @@ export interface DatasetConfig {
   detect: "none" | "mtcnn";
   /** Folder of the built-dataset cache, keyed by the hash of their inputs. */
   cache_dir: string;
+  /** Build workers (Deno workers); 0 uses one per logical core. */
+  workers: number;
+  /** Bytes per packed shard file of the built set, at most 2^32 - 1. */
+  shard_bytes: number;
   rules: RulesConfig;
   augment: AugmentConfig;
 }
@@ -125,6 +129,20 @@ export interface TrainConfig {
   head_weight_decay: number;
   checkpoint_every: number;
   log_every: number;
+  loader: LoaderConfig;
+}
+
+/** How training reads the built set. */
+export interface LoaderConfig {
+  /**
+   * Sets whose decoded pixels take at most this many bytes are decoded into
+   * memory once; larger sets stream from the packed shards.
+   */
+  in_memory_max_bytes: number;
+  /** Decode workers of the streaming loader; 0 uses one per logical core. */
+  workers: number;
+  /** Micro-batches decoded ahead of the one training uses. */
+  prefetch_batches: number;
 }
 
 /** Writes an LFW-layout set with a pairs.txt from an identity-folder set. */

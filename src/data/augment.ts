@@ -39,52 +39,76 @@ export function open(image: RawImage, size: number): RawImage {
     );
   }
   // A square minimum (or maximum) is a row pass followed by a column pass.
-  const eroded = squareFilter(image, size, Math.min);
-  return squareFilter(eroded, size, Math.max);
-}
-
-function squareFilter(
-  image: RawImage,
-  size: number,
-  pick: (a: number, b: number) => number,
-): RawImage {
-  const { width, height } = image;
-  const rows = lineFilter(image.data, width, height, size, pick, 3, width * 3);
-  const data = lineFilter(rows, height, width, size, pick, width * 3, 3);
-  return { data, width, height, channels: 3 };
+  const rows = lineExtremum(image, image.data, size, 3, "min");
+  const eroded = lineExtremum(image, rows, size, image.width * 3, "min");
+  const dilatedRows = lineExtremum(image, eroded, size, 3, "max");
+  const data = lineExtremum(image, dilatedRows, size, image.width * 3, "max");
+  return { data, width: image.width, height: image.height, channels: 3 };
 }
 
 /**
- * Takes the extremum over a window along one axis of an HWC buffer. `stride`
- * steps along the axis (of `length` pixels) and `across` steps between lines
- * (`lines` of them).
+ * Takes the minimum or maximum over a window of `size` pixels along one axis
+ * of an HWC buffer with the shape of `image`. The window of position i spans
+ * offsets `-a .. size-1-a` with `a = floor(size / 2)`, cut to the image.
+ *
+ * Each offset d is applied to a whole run of bytes at once: pixel i takes
+ * the extremum of itself and pixel i + d wherever both lie in the image,
+ * which touches memory in order and compares inline.
+ *
+ * @param step Bytes between neighbours along the axis: 3 along a row,
+ *   `width * 3` along a column.
  */
-function lineFilter(
+function lineExtremum(
+  image: RawImage,
   source: Uint8Array,
-  length: number,
-  lines: number,
   size: number,
-  pick: (a: number, b: number) => number,
-  stride: number,
-  across: number,
+  step: number,
+  extremum: "min" | "max",
 ): Uint8Array {
-  const result = new Uint8Array(source.length);
+  const { width, height } = image;
+  const rowBytes = width * 3;
+  const alongRow = step === 3;
+  const length = alongRow ? width : height;
   const before = Math.floor(size / 2);
-  for (let line = 0; line < lines; line++) {
-    for (let c = 0; c < 3; c++) {
-      const base = line * across + c;
-      for (let i = 0; i < length; i++) {
-        const first = Math.max(0, i - before);
-        const last = Math.min(length - 1, i - before + size - 1);
-        let value = source[base + first * stride];
-        for (let k = first + 1; k <= last; k++) {
-          value = pick(value, source[base + k * stride]);
-        }
-        result[base + i * stride] = value;
+  const result = source.slice();
+  for (let d = -before; d <= size - 1 - before; d++) {
+    if (d === 0 || Math.abs(d) >= length) continue;
+    // Positions i with 0 <= i + d < length, as byte offsets along the axis.
+    const from = Math.max(0, -d) * step;
+    const to = (length - Math.max(0, d)) * step;
+    const shift = d * step;
+    if (alongRow) {
+      for (let y = 0; y < height; y++) {
+        const row = y * rowBytes;
+        applyShift(source, result, row + from, row + to, shift, extremum);
       }
+    } else {
+      applyShift(source, result, from, to, shift, extremum);
     }
   }
   return result;
+}
+
+/** Sets `result[j]` to the extremum of itself and `source[j + shift]`. */
+function applyShift(
+  source: Uint8Array,
+  result: Uint8Array,
+  from: number,
+  to: number,
+  shift: number,
+  extremum: "min" | "max",
+): void {
+  if (extremum === "min") {
+    for (let j = from; j < to; j++) {
+      const other = source[j + shift];
+      if (other < result[j]) result[j] = other;
+    }
+  } else {
+    for (let j = from; j < to; j++) {
+      const other = source[j + shift];
+      if (other > result[j]) result[j] = other;
+    }
+  }
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { configToYaml } from "../config/load.ts";
-import { loadTrainingSet } from "../data/build.ts";
+import { openTrainingSet } from "../data/loader.ts";
 import { writeTextAtomic } from "../fs.ts";
 import { createReporter } from "../report.ts";
 import { type LossPoint, lossSvg } from "../results/loss_svg.ts";
@@ -90,9 +90,16 @@ export async function runTrainStage(
 ): Promise<TrainSummary> {
   const { config } = context.resolved;
   const logPath = join(context.runDir, "train.jsonl");
-  const data = await loadTrainingSet(datasetDir, config.model.input_size);
+  const opened = await openTrainingSet(
+    datasetDir,
+    config.model.input_size,
+    config.train.loader,
+  );
+  const { data } = opened;
   context.reporter.info(
-    `training on ${data.labels.length} images of ${data.numClasses} identities (${backend.name} backend)`,
+    `training on ${data.count} images of ${data.numClasses} identities (${backend.name} backend${
+      opened.streamed ? ", streamed from the packed shards" : ""
+    })`,
   );
 
   // Opened at the first record, after a resume has rewritten the file.
@@ -122,13 +129,7 @@ export async function runTrainStage(
       config,
       configSha256: context.resolved.sha256,
       configYaml: configToYaml(config),
-      data: {
-        images: data.images,
-        labels: data.labels,
-        count: data.labels.length,
-        size: config.model.input_size,
-        numClasses: data.numClasses,
-      },
+      data,
       artifactsDir: context.artifactsDir,
       reporter,
       resume: options.resume,
@@ -158,6 +159,7 @@ export async function runTrainStage(
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
     (file as Deno.FsFile | null)?.close();
+    opened.close();
   }
 
   const records = await readTrainLog(logPath);

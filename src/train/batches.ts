@@ -1,8 +1,8 @@
 /**
- * Seeded mini-batches from an in-memory training set: a fresh shuffle per
- * epoch and a random horizontal flip per image, each drawn from generators
- * named by epoch and step, so a resumed run draws exactly what an
- * uninterrupted run would.
+ * Seeded mini-batches from a training set held in memory or streamed by a
+ * loader: a fresh shuffle per epoch and a random horizontal flip per image,
+ * each drawn from generators named by epoch and step, so a resumed run draws
+ * exactly what an uninterrupted run would, from either source of pixels.
  *
  * @module
  */
@@ -10,10 +10,20 @@
 import * as tf from "@tensorflow/tfjs";
 import { deriveRng } from "../rng.ts";
 
-/** Decoded training images with their labels. */
+/** Training images decoded on request, such as the packed-shard loader. */
+export interface ImageStore {
+  /** Returns `[indices.length, size, size, 3]` RGB uint8, in `indices` order. */
+  read(indices: readonly number[]): Promise<Uint8Array>;
+  /** Announces a later read of `indices`, so the store can decode it ahead. */
+  prefetch(indices: readonly number[]): void;
+  /** Reads the sampler announces ahead of the current one. */
+  readonly prefetchDepth: number;
+}
+
+/** Training images with their labels. */
 export interface TrainingSet {
-  /** [count, size, size, 3] RGB uint8, row-major. */
-  images: Uint8Array;
+  /** [count, size, size, 3] RGB uint8, row-major, or a store that decodes them. */
+  images: Uint8Array | ImageStore;
   /** [count] class labels in [0, numClasses). */
   labels: Int32Array;
   count: number;
@@ -32,7 +42,8 @@ export class BatchSampler {
   readonly data: TrainingSet;
   readonly seed: number;
   #position: SamplerPosition;
-  #order: Uint32Array | null = null;
+  #order0: { epoch: number; order: Uint32Array } | null = null;
+  #order1: { epoch: number; order: Uint32Array } | null = null;
 
   constructor(
     data: TrainingSet,
@@ -58,21 +69,71 @@ export class BatchSampler {
     return Uint32Array.from(rng.shuffle(order));
   }
 
-  /** Returns the indices of the next `size` images, crossing epochs as needed. */
-  async nextIndices(size: number): Promise<number[]> {
+  /** The shuffled order of an epoch; the current and next one are kept. */
+  async #order(epoch: number): Promise<Uint32Array> {
+    if (this.#order0?.epoch !== epoch) {
+      this.#order0 = this.#order1?.epoch === epoch
+        ? this.#order1
+        : { epoch, order: await this.#orderOf(epoch) };
+      this.#order1 = null;
+    }
+    return this.#order0.order;
+  }
+
+  /** The order of the epoch after the current one, computed once. */
+  async #nextOrder(epoch: number): Promise<Uint32Array> {
+    if (this.#order0?.epoch === epoch) return this.#order0.order;
+    if (this.#order1?.epoch !== epoch) {
+      this.#order1 = { epoch, order: await this.#orderOf(epoch) };
+    }
+    return this.#order1.order;
+  }
+
+  /** Returns `size` indices from `from` on, and the position after them. */
+  async #indicesFrom(
+    from: SamplerPosition,
+    size: number,
+    peek: boolean,
+  ): Promise<{ indices: number[]; position: SamplerPosition }> {
     const indices: number[] = [];
+    let position = { ...from };
+    let order = peek
+      ? await this.#nextOrder(position.epoch)
+      : await this.#order(position.epoch);
     while (indices.length < size) {
-      if (this.#order === null) {
-        this.#order = await this.#orderOf(this.#position.epoch);
-      }
-      indices.push(this.#order[this.#position.offset]);
-      this.#position.offset += 1;
-      if (this.#position.offset === this.data.count) {
-        this.#position = { epoch: this.#position.epoch + 1, offset: 0 };
-        this.#order = null;
+      indices.push(order[position.offset]);
+      position.offset += 1;
+      if (position.offset === this.data.count) {
+        position = { epoch: position.epoch + 1, offset: 0 };
+        if (indices.length < size) {
+          order = peek
+            ? await this.#nextOrder(position.epoch)
+            : await this.#order(position.epoch);
+        }
       }
     }
+    return { indices, position };
+  }
+
+  /** Returns the indices of the next `size` images, crossing epochs as needed. */
+  async nextIndices(size: number): Promise<number[]> {
+    const { indices, position } = await this.#indicesFrom(
+      this.#position,
+      size,
+      false,
+    );
+    this.#position = position;
     return indices;
+  }
+
+  /** Announces the next micro-batches of `size` to a store that decodes ahead. */
+  async #prefetch(store: ImageStore, size: number): Promise<void> {
+    let position = this.#position;
+    for (let k = 0; k < store.prefetchDepth; k++) {
+      const next = await this.#indicesFrom(position, size, true);
+      store.prefetch(next.indices);
+      position = next.position;
+    }
   }
 
   /**
@@ -89,22 +150,35 @@ export class BatchSampler {
     flipName: string,
   ): Promise<{ images: tf.Tensor4D; labels: tf.Tensor1D }> {
     const indices = await this.nextIndices(size);
-    const rng = await deriveRng(this.seed, flipName);
     const s = this.data.size;
     const rowLength = s * 3;
+    // In memory, image i starts at i * S * S * 3; a store returns the batch's
+    // images in order, so image b starts at b * S * S * 3.
+    let images: Uint8Array;
+    let streamed = false;
+    if (this.data.images instanceof Uint8Array) {
+      images = this.data.images;
+    } else {
+      const store = this.data.images;
+      const read = store.read(indices);
+      await this.#prefetch(store, size);
+      images = await read;
+      streamed = true;
+    }
+    const rng = await deriveRng(this.seed, flipName);
     const pixels = new Float32Array(size * s * rowLength);
     const labels = new Int32Array(size);
     indices.forEach((index, b) => {
       labels[b] = this.data.labels[index];
       const flip = rng.uniform() < 0.5;
-      const source = index * s * rowLength;
+      const source = (streamed ? b : index) * s * rowLength;
       const target = b * s * rowLength;
       for (let y = 0; y < s; y++) {
         for (let x = 0; x < s; x++) {
           const from = source + y * rowLength + (flip ? s - 1 - x : x) * 3;
           const to = target + y * rowLength + x * 3;
           for (let c = 0; c < 3; c++) {
-            pixels[to + c] = (this.data.images[from + c] - 127.5) / 128;
+            pixels[to + c] = (images[from + c] - 127.5) / 128;
           }
         }
       }

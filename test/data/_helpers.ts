@@ -79,6 +79,8 @@ export function testDatasetConfig(
     image_size: 16,
     detect: "none",
     cache_dir: "cache/datasets",
+    workers: 2,
+    shard_bytes: 1 << 20,
     rules: { sample_above: 6, keep_above: 5, opened_above: 3, noised_above: 1 },
     augment: {
       opening_size: 3,

@@ -3,13 +3,10 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { buildDataset } from "../../src/data/build.ts";
 import { encodePng } from "../../src/data/image.ts";
-import { FaceAligner } from "../../src/pretrained/aligner.ts";
-import { TfliteMtcnn } from "../../src/pretrained/mtcnn.ts";
-import { selectBackend } from "../../src/runtime/backend.ts";
 import { testDatasetConfig, withTempDir } from "../data/_helpers.ts";
 import { pretrainedPaths } from "../_assets.ts";
 
-await selectBackend({ backend: "wasm", threads: 0 }, "infer");
+const ASSETS_DIR = new URL("../../cache/assets", import.meta.url).pathname;
 
 const IDENTITIES = new URL(
   "../../../shared/data/faceapi/identities",
@@ -24,7 +21,7 @@ if (!hasData) {
 }
 
 Deno.test({
-  name: "buildDataset crops faces and lists an image without one",
+  name: "buildDataset crops faces in two workers and lists a miss",
   ignore: paths === null || !hasData,
   async fn() {
     await withTempDir(async (dir) => {
@@ -52,8 +49,7 @@ Deno.test({
       const { config } = await loadConfig("configs/smoke.yaml", [
         "mtcnn.border=0.25",
       ]);
-      const nets = await TfliteMtcnn.load(paths!);
-      const aligner = new FaceAligner(nets, config.mtcnn, 64);
+      // Each worker loads its own aligner on the wasm backend.
       const summary = await buildDataset(
         testDatasetConfig({
           roots: [{ path: root, prefix: "", identities: null }],
@@ -70,11 +66,10 @@ Deno.test({
         {
           seed: 1,
           outDir: join(dir, "out"),
-          align: async (image, path) =>
-            (await aligner.align(image, path)).image,
+          workers: 2,
+          detection: { assetsDir: ASSETS_DIR, mtcnn: config.mtcnn },
         },
       );
-      aligner.dispose();
       assert.deepEqual(summary.no_face, [blank]);
       assert.deepEqual(summary.unreadable, []);
       assert.equal(summary.images_in, 11);

@@ -23,6 +23,20 @@ const EXCEPTIONS: Record<string, { count: number; reason: string }> = {
     reason:
       "train.jsonl is appended one whole line at a time, so a killed run keeps every complete record",
   },
+  "src/data/build_finalize.ts": {
+    count: 1,
+    reason:
+      "manifest.jsonl is appended in chunks under a temporary name, then renamed, since a large manifest does not fit in one string",
+  },
+  "src/data/pack.ts": {
+    count: 2,
+    reason:
+      "each shard is streamed to a temporary name and renamed; the other call opens the manifest for reading",
+  },
+  "src/data/loader_worker.ts": {
+    count: 1,
+    reason: "opens a shard for reading",
+  },
 };
 
 async function sourceFiles(dir: string): Promise<string[]> {

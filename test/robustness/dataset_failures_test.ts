@@ -47,7 +47,8 @@ async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   return names.sort();
 }
 
-for (const failing of ["images/", "manifest.jsonl"]) {
+// Identities are written to staging/ before the finish moves them to images/.
+for (const failing of ["staging/", "manifest.jsonl"]) {
   Deno.test(`buildDataset on a full disk at ${failing} leaves no manifest`, async () => {
     await withTempDir(async (dir) => {
       const root = join(dir, "source");
