@@ -8,16 +8,8 @@
 
 import { InputError } from "../errors.ts";
 import * as tf from "@tensorflow/tfjs";
-import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import type { RuntimeConfig } from "../config/types.ts";
-import {
-  registerBatchNormPreluKernels,
-  wasmMemory,
-} from "./fused/batch_norm_prelu.ts";
-import {
-  setLoopThreadsEnabled,
-  startLoopThreads,
-} from "./fused/loop_threads.ts";
+import { registerBatchNormPreluKernels } from "./fused/batch_norm_prelu.ts";
 import {
   missingWasmTrainingKernels,
   registerWasmTrainingKernels,
@@ -201,11 +193,6 @@ async function useWasm(
     }
   }
   await activateBackend("wasm");
-  // The loops written in JavaScript share the work when XNNPACK has threads.
-  const shareLoops = wasm.getThreadsCount() > 1;
-  setLoopThreadsEnabled(shareLoops);
-  const heap = wasmMemory(tf.backend() as BackendWasm);
-  if (shareLoops && heap !== null) await startLoopThreads(heap);
   return {
     ...describe("wasm", requested, reason + threadNote),
     threads: wasm.getThreadsCount(),

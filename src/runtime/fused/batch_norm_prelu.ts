@@ -24,7 +24,6 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { splitChannels } from "./loop_threads.ts";
 import { batchNormPreluBackward, batchNormPreluForward } from "./loops.ts";
 
 /** Kernel name of the forward pass. */
@@ -142,8 +141,6 @@ const batchNormPreluGradConfig: tf.GradConfig = {
 
 /** Reads and writes tensor memory of one backend as float32 arrays. */
 interface Memory {
-  /** The shared heap that the loop worker can read, if any. */
-  heap: WebAssembly.Memory | null;
   /** Allocates an output tensor. */
   output(shape: number[]): tf.TensorInfo;
   /** The values of a tensor, a view where the backend allows one. */
@@ -154,7 +151,6 @@ function memoryOf(backendName: LoopBackend, backend: unknown): Memory {
   if (backendName === "wasm") {
     const wasm = backend as BackendWasm;
     return {
-      heap: wasmMemory(wasm),
       output: (shape) => wasm.makeOutput(shape, "float32"),
       view: (info) => wasm.typedArrayFromHeap(info) as Float32Array,
     };
@@ -168,7 +164,6 @@ function memoryOf(backendName: LoopBackend, backend: unknown): Memory {
     data: { get(dataId: unknown): { values: Float32Array } };
   };
   return {
-    heap: null,
     output: (shape) =>
       cpu.makeTensorInfo(
         shape,
@@ -177,13 +172,6 @@ function memoryOf(backendName: LoopBackend, backend: unknown): Memory {
       ),
     view: (info) => cpu.data.get(info.dataId).values,
   };
-}
-
-/** The wasm heap of the threaded build, which a worker can share. */
-export function wasmMemory(backend: BackendWasm): WebAssembly.Memory | null {
-  const memory = (backend.wasm as unknown as { wasmMemory?: unknown })
-    .wasmMemory;
-  return memory instanceof WebAssembly.Memory ? memory : null;
 }
 
 function input(
@@ -225,26 +213,16 @@ function forwardConfig(backendName: LoopBackend): tf.KernelConfig {
         memory.view(mean),
         memory.view(variance),
       ] as const;
-      splitChannels(
-        memory.heap,
-        "batchNormPreluForward",
-        [...arrays],
-        [epsilon],
-        channels,
-        (start, end) =>
-          batchNormPreluForward(
-            arrays[0],
-            arrays[1],
-            arrays[2],
-            arrays[3],
-            arrays[4],
-            epsilon,
-            arrays[5],
-            arrays[6],
-            arrays[7],
-            start,
-            end,
-          ),
+      batchNormPreluForward(
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        arrays[3],
+        arrays[4],
+        epsilon,
+        arrays[5],
+        arrays[6],
+        arrays[7],
       );
       return [out, mean, variance];
     },
@@ -278,29 +256,19 @@ function backwardConfig(backendName: LoopBackend): tf.KernelConfig {
         memory.view(dbeta),
         dalpha === null ? null : memory.view(dalpha),
       ] as const;
-      splitChannels(
-        memory.heap,
-        "batchNormPreluBackward",
-        [...arrays],
-        [epsilon],
-        channels,
-        (start, end) =>
-          batchNormPreluBackward(
-            arrays[0],
-            arrays[1],
-            arrays[2],
-            arrays[3],
-            arrays[4],
-            arrays[5],
-            arrays[6],
-            epsilon,
-            arrays[7],
-            arrays[8],
-            arrays[9],
-            arrays[10],
-            start,
-            end,
-          ),
+      batchNormPreluBackward(
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        arrays[3],
+        arrays[4],
+        arrays[5],
+        arrays[6],
+        epsilon,
+        arrays[7],
+        arrays[8],
+        arrays[9],
+        arrays[10],
       );
       return dalpha === null ? [dy, dgamma, dbeta] : [
         dy,

@@ -16,12 +16,9 @@ import {
   float32View,
   kernelInput,
 } from "./_conv_util.ts";
-import { wasmMemory } from "../fused/batch_norm_prelu.ts";
-import { splitChannels } from "../fused/loop_threads.ts";
 import {
   depthwiseFilterGradient,
   type DepthwiseGeometry,
-  geometryNumbers,
 } from "../fused/loops.ts";
 
 /**
@@ -31,8 +28,7 @@ import {
  * x[n, oh * sh + kh - padTop, ow * sw + kw - padLeft, c] · dy[n, oh, ow, c],
  * where taps that fall on padding contribute nothing. The loop
  * (`depthwiseFilterGradient` in src/runtime/fused/loops.ts) runs on the wasm
- * heap in JavaScript, split over channels with the loop worker on the
- * threaded build.
+ * heap in JavaScript.
  *
  * @param args.inputs.x Input `[N, H, W, C]`.
  * @param args.inputs.dy Upstream gradient `[N, OH, OW, C]`.
@@ -80,22 +76,7 @@ export function depthwiseConv2dNativeBackpropFilter(
   const xValues = float32View(backend, x);
   const dyValues = float32View(backend, dy);
   const dwValues = float32View(backend, dw);
-  splitChannels(
-    wasmMemory(backend),
-    "depthwiseFilterGradient",
-    [xValues, dyValues, dwValues],
-    geometryNumbers(geometry),
-    geometry.channels,
-    (start, end) =>
-      depthwiseFilterGradient(
-        xValues,
-        dyValues,
-        dwValues,
-        geometry,
-        start,
-        end,
-      ),
-  );
+  depthwiseFilterGradient(xValues, dyValues, dwValues, geometry);
   return dw;
 }
 
