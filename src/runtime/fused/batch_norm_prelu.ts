@@ -5,7 +5,7 @@
  *
  * Composed of TF.js ops, one MobileFaceNet unit's normalisation, activation
  * and residual took about a dozen passes over its activations forward and
- * backward, each a separate kernel. The loops here take three passes forward
+ * backward, each a separate kernel. The loops here take two passes forward
  * (moments, then output) and two backward, and sum in float64.
  *
  * Forward, per channel c over the m = N * H * W positions:

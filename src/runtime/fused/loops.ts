@@ -47,19 +47,24 @@ export function batchNormPreluForward(
   const channels = gamma.length;
   const size = y.length;
   const rows = size / channels;
+  // One pass over y: sums of d = y - k and of d^2, with k the channel's
+  // first value. Shifting by a value of the data keeps sum(d^2) / m -
+  // (sum(d) / m)^2 from cancelling when the mean is large against the spread.
+  const first = new Float64Array(channels);
   const sum = new Float64Array(channels);
-  for (let i = 0; i < size; i += channels) {
-    for (let c = start; c < end; c++) sum[c] += y[i + c];
-  }
-  for (let c = start; c < end; c++) sum[c] /= rows;
-  // Squared deviations from the mean, a second pass: sum(y^2) / m - mean^2
-  // cancels badly when the mean is large against the spread.
   const squares = new Float64Array(channels);
+  for (let c = start; c < end; c++) first[c] = y[c];
   for (let i = 0; i < size; i += channels) {
     for (let c = start; c < end; c++) {
-      const d = y[i + c] - sum[c];
+      const d = y[i + c] - first[c];
+      sum[c] += d;
       squares[c] += d * d;
     }
+  }
+  for (let c = start; c < end; c++) {
+    const shiftedMean = sum[c] / rows;
+    squares[c] = Math.max(0, squares[c] - sum[c] * shiftedMean);
+    sum[c] = first[c] + shiftedMean;
   }
   const scale = new Float64Array(channels);
   const shift = new Float64Array(channels);
