@@ -120,7 +120,7 @@ export function rootInputPaths(root: RootConfig): string[] {
   }
 }
 
-/** The path that messages and the manifest show for an image. */
+/** Returns the path that messages and the manifest show for an image. */
 export function refLabel(ref: ImageRef): string {
   return ref.kind === "file" ? ref.path : `${ref.rec}#${ref.key}`;
 }

@@ -59,7 +59,7 @@ export interface SkippedEntry {
   reason: string;
 }
 
-/** What listing every configured root found. */
+/** The result of listing every configured root. */
 export interface SourceListing {
   /** Every identity, including those with no image, sorted by name. */
   identities: SourceIdentity[];

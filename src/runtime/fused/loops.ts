@@ -189,7 +189,7 @@ export interface DepthwiseGeometry {
 }
 
 /**
- * The filter gradient of a depthwise convolution:
+ * Computes the filter gradient of a depthwise convolution:
  *
  *   dw[kh, kw, c] = sum over n, oh, ow of
  *     x[n, oh * sh + kh - padTop, ow * sw + kw - padLeft, c] * dy[n, oh, ow, c],
