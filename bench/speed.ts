@@ -1,6 +1,7 @@
 /**
- * Training and inference speed of MobileFaceNet as the paper defines it
- * (full width, 112x112, 128-d embedding) on each TF.js backend, beside a
+ * Training and inference speed of MobileFaceNet at the paper profile's size
+ * (configs/paper.yaml: full width, 112x112, 128-d embedding) on each TF.js
+ * backend, beside a
  * PyTorch reference measured in the same run (bench/pytorch_mobilefacenet.py
  * with /usr/bin/python3, when torch is installed).
  *
@@ -38,7 +39,7 @@ import { MobileFaceNet } from "../src/model/mobilefacenet.ts";
 import { type BackendInfo, selectBackend } from "../src/runtime/backend.ts";
 import { deviceBudget, planTraining } from "../src/train/memory_plan.ts";
 import { SgdMomentum } from "../src/train/optimizer.ts";
-import { microBatchGradients } from "../src/train/train.ts";
+import { microBatchGradients, trainableWeights } from "../src/train/train.ts";
 
 const TRAIN_BATCHES = [16, 64];
 const INFER_BATCH = 64;
@@ -84,7 +85,7 @@ for (
   }
 }
 
-// The paper profile: full width, 112x112, 128-d, ArcFace s = 64, m = 0.5.
+// configs/paper.yaml: full width, 112x112, 128-d, ArcFace s = 64, m = 0.5.
 const { config } = await loadConfig("configs/paper.yaml");
 const modelConfig: ModelConfig = config.model;
 const loss = {
@@ -123,18 +124,7 @@ async function timeTraining(
     1,
     SEED,
   );
-  const weights = [
-    ...model.namedVariables().filter((v) => v.trainable).map((v) => ({
-      name: v.name,
-      variable: v.variable,
-      weightDecay: v.decay ? config.train.weight_decay : 0,
-    })),
-    ...shards.map((s) => ({
-      name: s.name,
-      variable: s.variable,
-      weightDecay: config.train.head_weight_decay,
-    })),
-  ];
+  const weights = trainableWeights(model, shards, config.train);
   const optimizer = new SgdMomentum(weights, config.train.momentum);
   const variables = weights.map((w) => w.variable);
   const shardTensors = shards.map((s) =>
@@ -197,7 +187,7 @@ async function timeInference(): Promise<Timing> {
   };
 }
 
-/** The micro-batch the memory planner picks for a backend and batch. */
+/** Returns the micro-batch the memory planner picks for a backend and batch. */
 function microBatchFor(backend: BackendInfo, batch: number): number {
   // The wasm heap is capped at 4 GiB; other backends are given the batch.
   if (backend.name !== "wasm") return batch;

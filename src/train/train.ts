@@ -122,7 +122,35 @@ export class NonFiniteLossError extends Error {
   }
 }
 
-/** What one micro-batch's forward and backward pass returns. */
+/**
+ * Lists the weights SGD updates, each with its weight decay: the paper's
+ * `weight_decay` for the body's conv weights, `head_weight_decay` for the
+ * layers after the global operator and the classifier, none for batch-norm
+ * and PReLU parameters.
+ */
+export function trainableWeights(
+  model: MobileFaceNet,
+  shards: { name: string; variable: tf.Variable }[],
+  config: Pick<Config["train"], "weight_decay" | "head_weight_decay">,
+): TrainableWeight[] {
+  return [
+    ...model.namedVariables().filter((v) => v.trainable).map((v) => ({
+      name: v.name,
+      variable: v.variable,
+      weightDecay: v.decay
+        ? (v.group === "head" ? config.head_weight_decay : config.weight_decay)
+        : 0,
+    })),
+    // The classifier comes after the global operator: the head's decay.
+    ...shards.map((s) => ({
+      name: s.name,
+      variable: s.variable,
+      weightDecay: config.head_weight_decay,
+    })),
+  ];
+}
+
+/** The result of one micro-batch's forward and backward pass. */
 export interface MicroBatchResult {
   /** The mean ArcFace loss. */
   value: tf.Scalar;
@@ -192,23 +220,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     config.loss.shards,
     config.seed,
   );
-  const trainable: TrainableWeight[] = [
-    ...model.namedVariables().filter((v) => v.trainable).map((v) => ({
-      name: v.name,
-      variable: v.variable,
-      weightDecay: v.decay
-        ? (v.group === "head"
-          ? trainConfig.head_weight_decay
-          : trainConfig.weight_decay)
-        : 0,
-    })),
-    // The classifier comes after the global operator: the head's decay.
-    ...shards.map((s) => ({
-      name: s.name,
-      variable: s.variable,
-      weightDecay: trainConfig.head_weight_decay,
-    })),
-  ];
+  const trainable = trainableWeights(model, shards, trainConfig);
   const optimizer = new SgdMomentum(trainable, trainConfig.momentum);
   const checkpointed = [
     ...model.namedVariables().map((v) => ({
