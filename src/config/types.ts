@@ -132,7 +132,7 @@ export interface TrainConfig {
   loader: LoaderConfig;
 }
 
-/** How training reads the built set. */
+/** Settings of the loader that feeds training from the built set. */
 export interface LoaderConfig {
   /**
    * Sets whose decoded pixels take at most this many bytes are decoded into

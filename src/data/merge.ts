@@ -88,7 +88,7 @@ export async function readParts(dirs: string[]): Promise<
     }
   }
 
-  // Each shard 1..n exactly once.
+  // Every part 1..n must appear exactly once.
   const count = first.part.shard.count;
   const byIndex = new Map<number, string>();
   for (const { dir, part } of parts) {

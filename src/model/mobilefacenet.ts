@@ -130,7 +130,7 @@ function convolve(
   return tf.conv2d(input, weight, unit.stride, unit.padding);
 }
 
-/** A folded unit's conv, bias and PReLU, as one fused op. */
+/** Applies a folded unit's conv, bias and PReLU as one fused op. */
 function fusedConvolve(
   input: tf.Tensor4D,
   weights: UnitWeights,

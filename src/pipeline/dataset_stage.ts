@@ -46,10 +46,10 @@ async function removeIfPresent(path: string): Promise<void> {
 }
 
 /**
- * Hashes what determines a build: the dataset config (less `workers`, which
- * changes only the speed), the seed, the build format, and every source
- * image's path, size and modification time (for a RecordIO root, each
- * record's key and offset and the size and time of its files).
+ * Hashes what determines a build: the dataset config without `workers`,
+ * which changes only the speed, the seed, the build format, and every source
+ * image's path, size and modification time. A RecordIO root contributes each
+ * record's key and offset and the size and time of its files.
  */
 async function inputHash(config: Config, roots: RootConfig[]): Promise<string> {
   const { identities } = await listSources(roots, config.dataset.extensions);

@@ -32,10 +32,10 @@ export interface RootListing {
  * and with or without a leading dot.
  */
 function imageMatcher(extensions: string[]): (name: string) => boolean {
-  const wanted = new Set(
+  const expected = new Set(
     extensions.map((ext) => ext.replace(/^\./, "").toLowerCase()),
   );
-  return (name) => wanted.has(extname(name).slice(1).toLowerCase());
+  return (name) => expected.has(extname(name).slice(1).toLowerCase());
 }
 
 /** Describes why a file in an identity folder is skipped. */

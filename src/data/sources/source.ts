@@ -17,7 +17,7 @@
  * @module
  */
 
-/** Where the encoded bytes of one image live. */
+/** The location of one image's encoded bytes: a file, or a record. */
 export type ImageRef =
   | {
     kind: "file";

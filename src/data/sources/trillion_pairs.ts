@@ -118,10 +118,10 @@ export async function listTrillionPairs(
   for (const [i, part] of TRILLION_PAIRS_PARTS.entries()) {
     const partRoot = { path: folders[i], prefix: "", identities: null };
     let names = await identityFolders(partRoot, index);
-    const wanted = filter?.get(part.name);
-    if (wanted !== undefined) {
+    const requested = filter?.get(part.name);
+    if (requested !== undefined) {
       const present = new Set(names);
-      const missing = wanted.find((name) => !present.has(name));
+      const missing = requested.find((name) => !present.has(name));
       if (missing !== undefined) {
         throw new DatasetError(
           join(folders[i], missing),
@@ -130,8 +130,8 @@ export async function listTrillionPairs(
           }" not found: remove "${part.name}_${missing}" from dataset.roots[${index}].identities`,
         );
       }
-      const kept = new Set(wanted);
-      names = names.filter((name) => kept.has(name));
+      const selected = new Set(requested);
+      names = names.filter((name) => selected.has(name));
     }
     partListings.push(
       await listIdentityFolders(

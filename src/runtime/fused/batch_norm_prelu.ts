@@ -53,8 +53,8 @@ export interface BatchNormPreluResult {
 }
 
 /**
- * Whether the active backend runs {@linkcode batchNormPrelu} as one kernel
- * pair. Other backends compose it of TF.js ops.
+ * Returns whether the active backend runs {@linkcode batchNormPrelu} as one
+ * kernel pair. Other backends compose it of TF.js ops.
  */
 export function hasFusedBatchNormPrelu(): boolean {
   const backend = tf.getBackend();

@@ -56,6 +56,7 @@ function unitOutputs(variant: Variant, fused: boolean): Outputs {
       const [yIn, gammaIn, betaIn, ...rest] = args;
       const alphaIn = variant.alpha ? rest.shift()! : null;
       const residualIn = variant.residual ? rest.shift()! : null;
+
       if (fused) {
         const result = batchNormPrelu(
           yIn as tf.Tensor4D,
@@ -68,6 +69,7 @@ function unitOutputs(variant: Variant, fused: boolean): Outputs {
         moments.push(result.mean, result.variance);
         return tf.sum(tf.mul(result.y, upstream));
       }
+
       // Batch norm from its formula; autograd differentiates it.
       const { mean, variance } = tf.moments(yIn, [0, 1, 2]);
       moments.push(tf.keep(mean), tf.keep(variance));
@@ -132,43 +134,23 @@ Deno.test("the loops give the same bits over channel ranges as whole", () => {
     variance: new Float32Array(CHANNELS),
   };
   const split = structuredClone(whole);
-  batchNormPreluForward(
-    y,
-    gamma,
-    beta,
-    alpha,
-    null,
-    1e-5,
-    whole.out,
-    whole.mean,
-    whole.variance,
-  );
-  batchNormPreluForward(
-    y,
-    gamma,
-    beta,
-    alpha,
-    null,
-    1e-5,
-    split.out,
-    split.mean,
-    split.variance,
-    0,
-    5,
-  );
-  batchNormPreluForward(
-    y,
-    gamma,
-    beta,
-    alpha,
-    null,
-    1e-5,
-    split.out,
-    split.mean,
-    split.variance,
-    5,
-    CHANNELS,
-  );
+  const forward = (o: typeof whole, start?: number, end?: number) =>
+    batchNormPreluForward(
+      y,
+      gamma,
+      beta,
+      alpha,
+      null,
+      1e-5,
+      o.out,
+      o.mean,
+      o.variance,
+      start,
+      end,
+    );
+  forward(whole);
+  forward(split, 0, 5);
+  forward(split, 5, CHANNELS);
   assert.deepEqual(split, whole);
 
   const grads = () => ({
