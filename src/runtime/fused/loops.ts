@@ -103,8 +103,8 @@ export function batchNormPreluForward(
 
 /**
  * Computes the gradients (see the module doc). The first pass writes dz into
- * `dy` and sums it; the second turns it into dy in place. Like the forward
- * pass, it has no branch on the sign of z.
+ * `dy` and sums it, and the second turns it into dy in place. Like the
+ * forward pass, it has no branch on the sign of z.
  *
  * Channels [start, end) are computed and written, as in
  * {@linkcode batchNormPreluForward}.
