@@ -10,6 +10,8 @@ import { InputError } from "../errors.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { RuntimeConfig } from "../config/types.ts";
 import { registerBatchNormPreluKernels } from "./fused/batch_norm_prelu.ts";
+import { simdLoops } from "./fused/simd.ts";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import {
   missingWasmTrainingKernels,
   registerWasmTrainingKernels,
@@ -41,6 +43,12 @@ export interface BackendInfo {
   threads?: number;
   /** Whether the wasm backend runs its SIMD build. */
   simd?: boolean;
+  /**
+   * Whether the fused batch-norm and depthwise-gradient loops of the wasm
+   * backend run as WebAssembly SIMD (src/runtime/fused/simd) rather than
+   * JavaScript.
+   */
+  simdLoops?: boolean;
 }
 
 /**
@@ -197,6 +205,7 @@ async function useWasm(
     ...describe("wasm", requested, reason + threadNote),
     threads: wasm.getThreadsCount(),
     simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean,
+    simdLoops: simdLoops(tf.backend() as BackendWasm) !== null,
   };
 }
 

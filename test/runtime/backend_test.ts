@@ -47,6 +47,8 @@ Deno.test("selectBackend wasm with 1 thread can train", async () => {
   assert.equal(tf.getBackend(), "wasm");
   assert.equal(info.threads, 1);
   assert.equal(info.simd, true);
+  // The single-threaded build's ordinary memory takes loops.wasm.
+  assert.equal(info.simdLoops, true);
   const dw = tf.tidy(() => {
     const x = tf.ones([1, 4, 4, 2]) as tf.Tensor4D;
     const gradient = tf.grad((w: tf.Tensor) =>

@@ -25,6 +25,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { batchNormPreluBackward, batchNormPreluForward } from "./loops.ts";
+import { simdChannels, simdLoops } from "./simd.ts";
 
 /** Kernel name of the forward pass. */
 export const BATCH_NORM_PRELU = "MobileFaceNetBatchNormPrelu";
@@ -201,6 +202,24 @@ function forwardConfig(backendName: LoopBackend): tf.KernelConfig {
       const out = memory.output(y.shape);
       const mean = memory.output([channels]);
       const variance = memory.output([channels]);
+      const simd = backendName === "wasm" && simdChannels(channels)
+        ? simdLoops(backend as BackendWasm)
+        : null;
+      if (simd !== null) {
+        simd.batchNormPreluForward({
+          y,
+          gamma: input(inputs, "gamma", BATCH_NORM_PRELU),
+          beta: input(inputs, "beta", BATCH_NORM_PRELU),
+          alpha: hasAlpha ? input(inputs, "alpha", BATCH_NORM_PRELU) : null,
+          residual: hasResidual
+            ? input(inputs, "residual", BATCH_NORM_PRELU)
+            : null,
+          out,
+          mean,
+          variance,
+        }, epsilon);
+        return [out, mean, variance];
+      }
       const arrays = [
         memory.view(y),
         memory.view(input(inputs, "gamma", BATCH_NORM_PRELU)),
@@ -243,6 +262,28 @@ function backwardConfig(backendName: LoopBackend): tf.KernelConfig {
       const dgamma = memory.output([channels]);
       const dbeta = memory.output([channels]);
       const dalpha = hasAlpha ? memory.output([channels]) : null;
+      const outputs = dalpha === null
+        ? [dy, dgamma, dbeta]
+        : [dy, dgamma, dbeta, dalpha];
+      const simd = backendName === "wasm" && simdChannels(channels)
+        ? simdLoops(backend as BackendWasm)
+        : null;
+      if (simd !== null) {
+        simd.batchNormPreluBackward({
+          dout: input(inputs, "dy", name),
+          y,
+          gamma: input(inputs, "gamma", name),
+          beta: input(inputs, "beta", name),
+          alpha: hasAlpha ? input(inputs, "alpha", name) : null,
+          mean: input(inputs, "mean", name),
+          variance: input(inputs, "variance", name),
+          dy,
+          dgamma,
+          dbeta,
+          dalpha,
+        }, epsilon);
+        return outputs;
+      }
       const arrays = [
         memory.view(input(inputs, "dy", name)),
         memory.view(y),
@@ -270,12 +311,7 @@ function backwardConfig(backendName: LoopBackend): tf.KernelConfig {
         arrays[9],
         arrays[10],
       );
-      return dalpha === null ? [dy, dgamma, dbeta] : [
-        dy,
-        dgamma,
-        dbeta,
-        dalpha,
-      ];
+      return outputs;
     },
   };
 }

@@ -6,6 +6,10 @@
  * Each loop computes a range of channels [start, end), all of them by
  * default, and writes only those channels of its outputs.
  *
+ * On the wasm backend, simd/loops.c runs the same loops with WebAssembly SIMD
+ * when the channel count is a multiple of 4 (see simd.ts), and these serve
+ * the cpu backend and the other channel counts.
+ *
  * NOTE: The loops run on the calling thread. A worker thread sharing the
  * threaded build's heap and taking half the channels measured no faster on
  * 2 cores, because XNNPACK's pool threads keep the second core busy waiting

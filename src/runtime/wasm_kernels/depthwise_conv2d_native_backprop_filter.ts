@@ -20,15 +20,17 @@ import {
   depthwiseFilterGradient,
   type DepthwiseGeometry,
 } from "../fused/loops.ts";
+import { simdChannels, simdLoops } from "../fused/simd.ts";
 
 /**
  * Computes dL/dW of an NHWC depthwise convolution with channel multiplier 1.
  *
  * dW[kh, kw, c] = Σ over n, oh, ow of
  * x[n, oh * sh + kh - padTop, ow * sw + kw - padLeft, c] · dy[n, oh, ow, c],
- * where taps that fall on padding contribute nothing. The loop
- * (`depthwiseFilterGradient` in src/runtime/fused/loops.ts) runs on the wasm
- * heap in JavaScript.
+ * where taps that fall on padding contribute nothing. The loop runs on the
+ * wasm heap: the SIMD loop of src/runtime/fused/simd when the channel count
+ * is a multiple of 4, else `depthwiseFilterGradient` of
+ * src/runtime/fused/loops.ts in JavaScript.
  *
  * @param args.inputs.x Input `[N, H, W, C]`.
  * @param args.inputs.dy Upstream gradient `[N, OH, OW, C]`.
@@ -73,6 +75,11 @@ export function depthwiseConv2dNativeBackpropFilter(
     padLeft: info.padInfo.left,
   };
   const dw = backend.makeOutput(attrs.filterShape, "float32");
+  const simd = simdChannels(geometry.channels) ? simdLoops(backend) : null;
+  if (simd !== null) {
+    simd.depthwiseFilterGradient(x, dy, dw, geometry);
+    return dw;
+  }
   const xValues = float32View(backend, x);
   const dyValues = float32View(backend, dy);
   const dwValues = float32View(backend, dw);

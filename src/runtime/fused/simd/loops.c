@@ -1,0 +1,276 @@
+/*
+ * WebAssembly SIMD versions of the loops in ../loops.ts: batch norm in
+ * training mode with PReLU and a residual (forward and backward), and the
+ * filter gradient of a depthwise convolution. The formulas are in
+ * ../batch_norm_prelu.ts and ../loops.ts, and the results agree with those
+ * loops to float32 rounding.
+ *
+ * The module runs on the memory of the threaded TF.js wasm backend, which it
+ * imports, so every pointer below is an address in that backend's heap. It
+ * owns no memory of its own: no data, no stack, no globals. Anything it needs
+ * beyond its arguments lives in a scratch block that the caller allocates
+ * from the backend's heap (see the *_scratch_bytes functions). build.sh
+ * checks the linked module for this.
+ *
+ * Tensors are NHWC, read as `rows` rows of `channels` floats, with channels
+ * innermost. Every loop walks the rows in memory order and the channels four
+ * at a time, so `channels` must be a multiple of 4 (the caller falls back to
+ * the JavaScript loops otherwise).
+ *
+ * Sums run in float32 vectors over blocks of at most SUM_BLOCK terms and are
+ * then added to float64 totals, which keeps the rounding of a sum over a
+ * million terms near that of a float64 sum.
+ */
+
+#include <wasm_simd128.h>
+
+/* Terms added in float32 before a float32 partial sum joins its float64 total. */
+#define SUM_BLOCK 64
+
+typedef unsigned int u32;
+
+static inline v128_t load(const float *p) { return wasm_v128_load(p); }
+static inline void store(float *p, v128_t v) { wasm_v128_store(p, v); }
+
+static inline void zero(float *p, u32 count) {
+  for (u32 i = 0; i < count; i += 4) store(p + i, wasm_f32x4_splat(0.0f));
+}
+
+/* Adds float32 partial sums to float64 totals and clears the partial sums. */
+static inline void flush(double *total, float *partial, u32 count) {
+  for (u32 i = 0; i < count; i++) {
+    total[i] += (double)partial[i];
+    partial[i] = 0.0f;
+  }
+}
+
+/* Bytes of scratch that bn_prelu_forward and bn_prelu_backward need. */
+u32 bn_prelu_scratch_bytes(u32 channels) {
+  return channels * (3 * sizeof(double) + 6 * sizeof(float));
+}
+
+/*
+ * Forward: writes the batch mean and biased variance of each channel of `y`
+ * and out = prelu(scale * (y - mean) + beta) + residual, with scale = gamma /
+ * sqrt(var + epsilon). The mean is subtracted before scaling, in two float32
+ * parts (the rounded mean, then the rest), so that a mean large against the
+ * spread cancels as little as in float64.
+ *
+ * The moments come from one pass over y - first, where first is the
+ * channel's first value, so that a large mean does not cancel the variance.
+ * PReLU is p * z + q * |z| with p = (1 + alpha) / 2 and q = (1 - alpha) / 2,
+ * without a branch on the sign of z. `alpha` null means slope 1, and
+ * `residual` null means no residual.
+ */
+void bn_prelu_forward(const float *y, const float *gamma, const float *beta,
+                      const float *alpha, const float *residual,
+                      double epsilon, float *out, float *mean, float *variance,
+                      u32 rows, u32 channels, void *scratch) {
+  double *sum = (double *)scratch;
+  double *squares = sum + channels;
+  float *first = (float *)(squares + channels);
+  float *partial_sum = first + channels;
+  float *partial_squares = partial_sum + channels;
+  float *scale = partial_squares + channels;
+  float *p = scale + channels;
+  float *q = p + channels;
+  /* The mean as float32 mean + mean_low, to subtract it in two steps. */
+  float *mean_low = partial_sum;
+
+  for (u32 c = 0; c < channels; c++) {
+    first[c] = y[c];
+    sum[c] = 0.0;
+    squares[c] = 0.0;
+  }
+  zero(partial_sum, channels);
+  zero(partial_squares, channels);
+  for (u32 r = 0; r < rows; r++) {
+    const float *row = y + r * channels;
+    for (u32 c = 0; c < channels; c += 4) {
+      v128_t d = wasm_f32x4_sub(load(row + c), load(first + c));
+      store(partial_sum + c, wasm_f32x4_add(load(partial_sum + c), d));
+      store(partial_squares + c,
+            wasm_f32x4_add(load(partial_squares + c), wasm_f32x4_mul(d, d)));
+    }
+    if ((r + 1) % SUM_BLOCK == 0 || r + 1 == rows) {
+      flush(sum, partial_sum, channels);
+      flush(squares, partial_squares, channels);
+    }
+  }
+
+  for (u32 c = 0; c < channels; c++) {
+    double shifted_mean = sum[c] / rows;
+    double spread = squares[c] - sum[c] * shifted_mean;
+    double v = (spread > 0.0 ? spread : 0.0) / rows;
+    double m = (double)first[c] + shifted_mean;
+    double s = (double)gamma[c] / __builtin_sqrt(v + epsilon);
+    double slope = alpha ? (double)alpha[c] : 1.0;
+    mean[c] = (float)m;
+    mean_low[c] = (float)(m - (double)mean[c]);
+    variance[c] = (float)v;
+    scale[c] = (float)s;
+    p[c] = (float)((1.0 + slope) / 2.0);
+    q[c] = (float)((1.0 - slope) / 2.0);
+  }
+
+  for (u32 r = 0; r < rows; r++) {
+    u32 base = r * channels;
+    for (u32 c = 0; c < channels; c += 4) {
+      v128_t centred = wasm_f32x4_sub(wasm_f32x4_sub(load(y + base + c), load(mean + c)),
+                                      load(mean_low + c));
+      v128_t z = wasm_f32x4_add(wasm_f32x4_mul(load(scale + c), centred), load(beta + c));
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(load(p + c), z),
+                                wasm_f32x4_mul(load(q + c), wasm_f32x4_abs(z)));
+      if (residual) v = wasm_f32x4_add(v, load(residual + base + c));
+      store(out + base + c, v);
+    }
+  }
+}
+
+/*
+ * Backward: with x_hat = (y - mean) / sqrt(var + epsilon), z = gamma * x_hat
+ * + beta and dz = dout where z > 0 and alpha * dout elsewhere, writes
+ *
+ *   dalpha = sum over z <= 0 of dout * z,  dbeta = sum(dz),  dgamma = sum(dz * x_hat),
+ *   dy = gamma / sqrt(var + epsilon) * (dz - dbeta / m - x_hat * dgamma / m).
+ *
+ * The first pass writes dz into dy and sums it, the second turns it into dy
+ * in place. `alpha` null means slope 1; `dalpha` may be null.
+ */
+void bn_prelu_backward(const float *dout, const float *y, const float *gamma,
+                       const float *beta, const float *alpha,
+                       const float *mean, const float *variance, double epsilon,
+                       float *dy, float *dgamma, float *dbeta, float *dalpha,
+                       u32 rows, u32 channels, void *scratch) {
+  double *sum_dz = (double *)scratch;
+  double *sum_dz_x_hat = sum_dz + channels;
+  /* Twice sum(dout * min(z, 0)), as dout * (z - |z|). */
+  double *sum_alpha = sum_dz_x_hat + channels;
+  float *inverse_std = (float *)(sum_alpha + channels);
+  float *slope = inverse_std + channels;
+  float *partial_dz = slope + channels;
+  float *partial_dz_x_hat = partial_dz + channels;
+  float *partial_alpha = partial_dz_x_hat + channels;
+  /* Second pass: dy = factor * (dz - mean_dz - x_hat * mean_dz_x_hat). */
+  float *factor = partial_alpha + channels;
+  float *mean_dz = partial_dz;
+  float *mean_dz_x_hat = partial_dz_x_hat;
+
+  for (u32 c = 0; c < channels; c++) {
+    inverse_std[c] = (float)(1.0 / __builtin_sqrt((double)variance[c] + epsilon));
+    slope[c] = alpha ? alpha[c] : 1.0f;
+    sum_dz[c] = 0.0;
+    sum_dz_x_hat[c] = 0.0;
+    sum_alpha[c] = 0.0;
+  }
+  zero(partial_dz, channels);
+  zero(partial_dz_x_hat, channels);
+  zero(partial_alpha, channels);
+
+  const v128_t zeros = wasm_f32x4_splat(0.0f);
+  const v128_t ones = wasm_f32x4_splat(1.0f);
+  for (u32 r = 0; r < rows; r++) {
+    u32 base = r * channels;
+    for (u32 c = 0; c < channels; c += 4) {
+      v128_t x_hat = wasm_f32x4_mul(
+          wasm_f32x4_sub(load(y + base + c), load(mean + c)), load(inverse_std + c));
+      v128_t z = wasm_f32x4_add(wasm_f32x4_mul(load(gamma + c), x_hat), load(beta + c));
+      v128_t g = load(dout + base + c);
+      v128_t positive = wasm_f32x4_gt(z, zeros);
+      v128_t dz = wasm_f32x4_mul(g, wasm_v128_bitselect(ones, load(slope + c), positive));
+      store(dy + base + c, dz);
+      store(partial_dz + c, wasm_f32x4_add(load(partial_dz + c), dz));
+      store(partial_dz_x_hat + c,
+            wasm_f32x4_add(load(partial_dz_x_hat + c), wasm_f32x4_mul(dz, x_hat)));
+      v128_t negative_part = wasm_f32x4_sub(z, wasm_f32x4_abs(z));
+      store(partial_alpha + c,
+            wasm_f32x4_add(load(partial_alpha + c), wasm_f32x4_mul(g, negative_part)));
+    }
+    if ((r + 1) % SUM_BLOCK == 0 || r + 1 == rows) {
+      flush(sum_dz, partial_dz, channels);
+      flush(sum_dz_x_hat, partial_dz_x_hat, channels);
+      flush(sum_alpha, partial_alpha, channels);
+    }
+  }
+
+  for (u32 c = 0; c < channels; c++) {
+    dgamma[c] = (float)sum_dz_x_hat[c];
+    dbeta[c] = (float)sum_dz[c];
+    if (dalpha) dalpha[c] = (float)(sum_alpha[c] / 2.0);
+    mean_dz[c] = (float)(sum_dz[c] / rows);
+    mean_dz_x_hat[c] = (float)(sum_dz_x_hat[c] / rows);
+    factor[c] = (float)((double)gamma[c] * (double)inverse_std[c]);
+  }
+
+  for (u32 r = 0; r < rows; r++) {
+    u32 base = r * channels;
+    for (u32 c = 0; c < channels; c += 4) {
+      v128_t x_hat = wasm_f32x4_mul(
+          wasm_f32x4_sub(load(y + base + c), load(mean + c)), load(inverse_std + c));
+      v128_t centred = wasm_f32x4_sub(
+          wasm_f32x4_sub(load(dy + base + c), load(mean_dz + c)),
+          wasm_f32x4_mul(x_hat, load(mean_dz_x_hat + c)));
+      store(dy + base + c, wasm_f32x4_mul(load(factor + c), centred));
+    }
+  }
+}
+
+/* Bytes of scratch that depthwise_filter_gradient needs. */
+u32 depthwise_scratch_bytes(u32 taps, u32 channels) {
+  return taps * channels * (sizeof(double) + sizeof(float));
+}
+
+/*
+ * Filter gradient of an NHWC depthwise convolution with channel multiplier 1:
+ *
+ *   dw[kh, kw, c] = sum over n, oh, ow of
+ *     x[n, oh * stride_h + kh - pad_top, ow * stride_w + kw - pad_left, c] * dy[n, oh, ow, c],
+ *
+ * where taps on the padding add nothing. `dw` is [kh, kw, c].
+ */
+void depthwise_filter_gradient(const float *x, const float *dy, float *dw,
+                               u32 batch, u32 in_height, u32 in_width,
+                               u32 channels, u32 out_height, u32 out_width,
+                               u32 filter_height, u32 filter_width,
+                               u32 stride_height, u32 stride_width,
+                               int pad_top, int pad_left, void *scratch) {
+  u32 taps = filter_height * filter_width;
+  double *total = (double *)scratch;
+  float *partial = (float *)(total + taps * channels);
+  for (u32 i = 0; i < taps * channels; i++) total[i] = 0.0;
+  zero(partial, taps * channels);
+
+  /* Each output row adds at most out_width terms to a tap's partial sum. */
+  u32 rows_per_flush = out_width >= SUM_BLOCK ? 1 : SUM_BLOCK / out_width;
+  u32 rows_added = 0;
+  for (u32 n = 0; n < batch; n++) {
+    for (u32 oh = 0; oh < out_height; oh++) {
+      for (u32 kh = 0; kh < filter_height; kh++) {
+        int ih = (int)(oh * stride_height + kh) - pad_top;
+        if (ih < 0 || ih >= (int)in_height) continue;
+        const float *x_row = x + ((u32)n * in_height + (u32)ih) * in_width * channels;
+        const float *dy_row = dy + ((u32)n * out_height + oh) * out_width * channels;
+        for (u32 ow = 0; ow < out_width; ow++) {
+          const float *dy_pixel = dy_row + ow * channels;
+          for (u32 kw = 0; kw < filter_width; kw++) {
+            int iw = (int)(ow * stride_width + kw) - pad_left;
+            if (iw < 0 || iw >= (int)in_width) continue;
+            const float *x_pixel = x_row + (u32)iw * channels;
+            float *sums = partial + (kh * filter_width + kw) * channels;
+            for (u32 c = 0; c < channels; c += 4) {
+              store(sums + c, wasm_f32x4_add(load(sums + c),
+                                             wasm_f32x4_mul(load(x_pixel + c),
+                                                            load(dy_pixel + c))));
+            }
+          }
+        }
+      }
+      if (++rows_added == rows_per_flush) {
+        flush(total, partial, taps * channels);
+        rows_added = 0;
+      }
+    }
+  }
+  flush(total, partial, taps * channels);
+  for (u32 i = 0; i < taps * channels; i++) dw[i] = (float)total[i];
+}

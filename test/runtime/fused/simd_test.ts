@@ -1,0 +1,331 @@
+import assert from "node:assert/strict";
+import {
+  batchNormPreluBackward,
+  batchNormPreluForward,
+  depthwiseFilterGradient,
+  type DepthwiseGeometry,
+} from "../../../src/runtime/fused/loops.ts";
+import {
+  instantiateLoops,
+  type LoopsExports,
+} from "../../../src/runtime/fused/simd.ts";
+import { randomValues } from "../wasm_kernels/_gradient_check.ts";
+
+/**
+ * Float32 vectors against float64 loops: each value within this fraction of
+ * the largest magnitude of its array, or of 1 (the inputs' scale) where the
+ * array is near zero.
+ */
+const TOLERANCE = 2e-6;
+
+/** A memory of its own for the module, with a bump allocator. */
+class Heap {
+  readonly memory: WebAssembly.Memory;
+  readonly loops: LoopsExports;
+  #next = 1024;
+
+  constructor(shared: boolean) {
+    this.memory = shared
+      ? new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true })
+      : new WebAssembly.Memory({ initial: 64 });
+    this.loops = instantiateLoops(this.memory);
+  }
+
+  /** Copies `values` in and returns their address. */
+  put(values: Float32Array): number {
+    const address = this.alloc(values.length * 4);
+    new Float32Array(this.memory.buffer, address, values.length).set(values);
+    return address;
+  }
+
+  alloc(bytes: number): number {
+    const address = this.#next;
+    this.#next += Math.ceil(bytes / 16) * 16;
+    if (this.#next > this.memory.buffer.byteLength) {
+      throw new RangeError("test heap is full");
+    }
+    return address;
+  }
+
+  read(address: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, address, length).slice();
+  }
+}
+
+function assertNear(
+  actual: Float32Array,
+  expected: Float32Array,
+  label: string,
+  floor = 1,
+): void {
+  assert.equal(actual.length, expected.length, label);
+  let scale = floor;
+  for (const value of expected) scale = Math.max(scale, Math.abs(value));
+  const limit = TOLERANCE * scale;
+  for (let i = 0; i < expected.length; i++) {
+    const difference = Math.abs(actual[i] - expected[i]);
+    assert.ok(
+      difference <= limit,
+      `${label}[${i}] is ${actual[i]}, expected ${expected[i]} within ${limit}`,
+    );
+  }
+}
+
+interface UnitCase {
+  rows: number;
+  channels: number;
+  /** Added to y, so the mean is large against the spread. */
+  offset: number;
+  alpha: boolean;
+  residual: boolean;
+}
+
+const UNIT_CASES: UnitCase[] = [
+  // Not a multiple of the 64-row block, so the last block is partial.
+  { rows: 64 * 3 + 17, channels: 20, offset: 0, alpha: true, residual: true },
+  { rows: 200, channels: 8, offset: 1000, alpha: true, residual: false },
+  { rows: 64, channels: 4, offset: -3, alpha: false, residual: true },
+  // One row: the variance is zero.
+  { rows: 1, channels: 12, offset: 0, alpha: true, residual: false },
+];
+
+function checkUnit(heap: Heap, unit: UnitCase): void {
+  const { rows, channels } = unit;
+  const size = rows * channels;
+  const y = randomValues(size, 1).map((v) => 3 * v + unit.offset);
+  const gamma = randomValues(channels, 2);
+  const beta = randomValues(channels, 3);
+  const alpha = unit.alpha ? randomValues(channels, 4) : null;
+  const residual = unit.residual ? randomValues(size, 5) : null;
+  const dout = randomValues(size, 6);
+  const epsilon = 1e-5;
+
+  const expected = {
+    out: new Float32Array(size),
+    mean: new Float32Array(channels),
+    variance: new Float32Array(channels),
+    dy: new Float32Array(size),
+    dgamma: new Float32Array(channels),
+    dbeta: new Float32Array(channels),
+    dalpha: new Float32Array(channels),
+  };
+  batchNormPreluForward(
+    y,
+    gamma,
+    beta,
+    alpha,
+    residual,
+    epsilon,
+    expected.out,
+    expected.mean,
+    expected.variance,
+  );
+  batchNormPreluBackward(
+    dout,
+    y,
+    gamma,
+    beta,
+    alpha,
+    expected.mean,
+    expected.variance,
+    epsilon,
+    expected.dy,
+    expected.dgamma,
+    expected.dbeta,
+    expected.dalpha,
+  );
+
+  const at = {
+    y: heap.put(y),
+    gamma: heap.put(gamma),
+    beta: heap.put(beta),
+    alpha: alpha === null ? 0 : heap.put(alpha),
+    residual: residual === null ? 0 : heap.put(residual),
+    dout: heap.put(dout),
+    out: heap.alloc(size * 4),
+    mean: heap.alloc(channels * 4),
+    variance: heap.alloc(channels * 4),
+    dy: heap.alloc(size * 4),
+    dgamma: heap.alloc(channels * 4),
+    dbeta: heap.alloc(channels * 4),
+    dalpha: heap.alloc(channels * 4),
+    scratch: heap.alloc(heap.loops.bn_prelu_scratch_bytes(channels)),
+  };
+  heap.loops.bn_prelu_forward(
+    at.y,
+    at.gamma,
+    at.beta,
+    at.alpha,
+    at.residual,
+    epsilon,
+    at.out,
+    at.mean,
+    at.variance,
+    rows,
+    channels,
+    at.scratch,
+  );
+  assertNear(heap.read(at.mean, channels), expected.mean, "mean");
+  assertNear(heap.read(at.variance, channels), expected.variance, "variance");
+  // Backward from the JavaScript moments, so each pass is compared alone.
+  new Float32Array(heap.memory.buffer, at.mean, channels).set(expected.mean);
+  new Float32Array(heap.memory.buffer, at.variance, channels).set(
+    expected.variance,
+  );
+  heap.loops.bn_prelu_backward(
+    at.dout,
+    at.y,
+    at.gamma,
+    at.beta,
+    at.alpha,
+    at.mean,
+    at.variance,
+    epsilon,
+    at.dy,
+    at.dgamma,
+    at.dbeta,
+    alpha === null ? 0 : at.dalpha,
+    rows,
+    channels,
+    at.scratch,
+  );
+  assertNear(heap.read(at.out, size), expected.out, "out");
+  // dy scales dout's rounding by gamma / sqrt(var + epsilon), which is large
+  // where the variance is near zero (a single row).
+  const dyScale = Math.max(
+    ...Array.from(
+      gamma,
+      (g, c) => Math.abs(g) / Math.sqrt(expected.variance[c] + epsilon),
+    ),
+  );
+  assertNear(heap.read(at.dy, size), expected.dy, "dy", dyScale);
+  assertNear(heap.read(at.dgamma, channels), expected.dgamma, "dgamma");
+  assertNear(heap.read(at.dbeta, channels), expected.dbeta, "dbeta");
+  if (alpha !== null) {
+    assertNear(heap.read(at.dalpha, channels), expected.dalpha, "dalpha");
+  }
+}
+
+const GEOMETRIES: DepthwiseGeometry[] = [
+  // 3x3, stride 2, padding on the top only.
+  {
+    batch: 2,
+    inHeight: 7,
+    inWidth: 6,
+    channels: 12,
+    outHeight: 4,
+    outWidth: 3,
+    filterHeight: 3,
+    filterWidth: 3,
+    strideHeight: 2,
+    strideWidth: 2,
+    padTop: 1,
+    padLeft: 0,
+  },
+  // 3x3 "same", rows wider than the 64-term block.
+  {
+    batch: 1,
+    inHeight: 4,
+    inWidth: 70,
+    channels: 8,
+    outHeight: 4,
+    outWidth: 70,
+    filterHeight: 3,
+    filterWidth: 3,
+    strideHeight: 1,
+    strideWidth: 1,
+    padTop: 1,
+    padLeft: 1,
+  },
+  // The global depthwise convolution: a 7x7 filter over a 7x7 map.
+  {
+    batch: 3,
+    inHeight: 7,
+    inWidth: 7,
+    channels: 16,
+    outHeight: 1,
+    outWidth: 1,
+    filterHeight: 7,
+    filterWidth: 7,
+    strideHeight: 1,
+    strideWidth: 1,
+    padTop: 0,
+    padLeft: 0,
+  },
+];
+
+function checkDepthwise(heap: Heap, g: DepthwiseGeometry): void {
+  const x = randomValues(g.batch * g.inHeight * g.inWidth * g.channels, 7);
+  const dy = randomValues(g.batch * g.outHeight * g.outWidth * g.channels, 8);
+  const taps = g.filterHeight * g.filterWidth;
+  const expected = new Float32Array(taps * g.channels);
+  depthwiseFilterGradient(x, dy, expected, g);
+  const dw = heap.alloc(taps * g.channels * 4);
+  heap.loops.depthwise_filter_gradient(
+    heap.put(x),
+    heap.put(dy),
+    dw,
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.channels,
+    g.outHeight,
+    g.outWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+    heap.alloc(heap.loops.depthwise_scratch_bytes(taps, g.channels)),
+  );
+  assertNear(heap.read(dw, taps * g.channels), expected, "dw");
+}
+
+for (const shared of [true, false]) {
+  const memory = shared ? "a shared memory" : "an ordinary memory";
+  Deno.test(`SIMD batch norm + PReLU on ${memory} matches the JavaScript loops`, () => {
+    for (const unit of UNIT_CASES) checkUnit(new Heap(shared), unit);
+  });
+
+  Deno.test(`SIMD depthwise filter gradient on ${memory} matches the JavaScript loop`, () => {
+    for (const geometry of GEOMETRIES) {
+      checkDepthwise(new Heap(shared), geometry);
+    }
+  });
+}
+
+Deno.test("the SIMD loops write nothing outside their outputs and scratch", () => {
+  const heap = new Heap(true);
+  const channels = 8;
+  const rows = 70;
+  const before = new Uint8Array(heap.memory.buffer).slice();
+  const y = heap.put(randomValues(rows * channels, 1));
+  const gamma = heap.put(randomValues(channels, 2));
+  const beta = heap.put(randomValues(channels, 3));
+  const out = heap.alloc(rows * channels * 4);
+  const mean = heap.alloc(channels * 4);
+  const variance = heap.alloc(channels * 4);
+  const scratchBytes = heap.loops.bn_prelu_scratch_bytes(channels);
+  const scratch = heap.alloc(scratchBytes);
+  const end = heap.alloc(0);
+  const inputs = new Uint8Array(heap.memory.buffer).slice(y, out);
+  heap.loops.bn_prelu_forward(
+    y,
+    gamma,
+    beta,
+    0,
+    0,
+    1e-5,
+    out,
+    mean,
+    variance,
+    rows,
+    channels,
+    scratch,
+  );
+  const after = new Uint8Array(heap.memory.buffer);
+  assert.deepEqual(after.slice(0, y), before.slice(0, y), "below the inputs");
+  assert.deepEqual(after.slice(y, out), inputs, "the inputs");
+  assert.deepEqual(after.slice(end), before.slice(end), "above the scratch");
+});
