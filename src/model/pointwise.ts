@@ -8,6 +8,10 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import {
+  hasPointwiseFilterGradient,
+  pointwiseFilterGradient,
+} from "../runtime/fused/pointwise_filter_gradient.ts";
 
 /**
  * Returns rows x weights.
@@ -28,8 +32,11 @@ export const pointwiseProduct: (
         const [a, b] = saved as tf.Tensor2D[];
         // d rows = dy b^T: [M, C_out] x [C_out, C_in]
         const dRows = tf.matMul(dy as tf.Tensor2D, tf.transpose(b));
-        // d weights = a^T dy: [C_in, M] x [M, C_out]
-        const dWeights = tf.matMul(tf.transpose(a), dy as tf.Tensor2D);
+        // d weights = a^T dy: [C_in, M] x [M, C_out]. On wasm, one SIMD
+        // kernel, because XNNPACK is slow on so long an inner dimension.
+        const dWeights = hasPointwiseFilterGradient(b.shape[0], b.shape[1])
+          ? pointwiseFilterGradient(a, dy as tf.Tensor2D)
+          : tf.matMul(tf.transpose(a), dy as tf.Tensor2D);
         return [dRows, dWeights];
       },
     };

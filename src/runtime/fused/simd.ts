@@ -4,9 +4,16 @@
  *
  * The module imports the backend's memory, so it reads tensors where they
  * are and writes outputs in place, with no copy. It owns no memory of its
- * own, so the per-channel scratch it needs is allocated from the backend's
- * heap for the length of one call. simd/build.sh builds it from the C source and
- * checks both properties.
+ * own, so the scratch it needs is allocated from the backend's heap for the
+ * length of one call. simd/build.sh builds it from the C source and checks
+ * both properties.
+ *
+ * On the threaded build, whose memory is shared, a helper thread
+ * (simd_worker.ts) instantiates the same module on the same memory, and each
+ * large call is split by channel between it and the calling thread. Each
+ * channel's sums run in the same order either way, so the split changes no
+ * bit of the results. Until the helper has started, and on the
+ * single-threaded build, the calling thread runs the whole call.
  *
  * The loops take channels four at a time, so they serve tensors whose
  * channel count is a multiple of 4. Callers run the JavaScript loops of
@@ -15,11 +22,16 @@
  * @module
  */
 
+import { Worker } from "node:worker_threads";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import type * as tf from "@tensorflow/tfjs";
 import type { DepthwiseGeometry } from "./loops.ts";
 
-/** The functions that simd/loops.c exports, on addresses of the heap. */
+/**
+ * The functions that simd/loops.c exports, on addresses of the heap. Each
+ * loop takes the channel range [start, end) it computes as its last two
+ * arguments.
+ */
 export interface LoopsExports {
   bn_prelu_scratch_bytes(channels: number): number;
   bn_prelu_forward(
@@ -35,6 +47,8 @@ export interface LoopsExports {
     rows: number,
     channels: number,
     scratch: number,
+    start: number,
+    end: number,
   ): void;
   bn_prelu_backward(
     dout: number,
@@ -52,6 +66,8 @@ export interface LoopsExports {
     rows: number,
     channels: number,
     scratch: number,
+    start: number,
+    end: number,
   ): void;
   depthwise_scratch_bytes(taps: number, channels: number): number;
   depthwise_filter_gradient(
@@ -71,8 +87,86 @@ export interface LoopsExports {
     padTop: number,
     padLeft: number,
     scratch: number,
+    start: number,
+    end: number,
+  ): void;
+  depthwise_input_gradient(
+    dy: number,
+    w: number,
+    dx: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    padTop: number,
+    padLeft: number,
+    start: number,
+    end: number,
+  ): void;
+  pointwise_filter_gradient(
+    a: number,
+    dy: number,
+    dw: number,
+    rows: number,
+    inChannels: number,
+    outChannels: number,
+    start: number,
+    end: number,
   ): void;
 }
+
+/** The loops a helper thread can run, by their index in the control block. */
+export const LOOP_NAMES = [
+  "bn_prelu_forward",
+  "bn_prelu_backward",
+  "depthwise_filter_gradient",
+  "depthwise_input_gradient",
+  "pointwise_filter_gradient",
+] as const;
+
+/** A loop that takes a channel range. */
+export type LoopName = typeof LOOP_NAMES[number];
+
+/**
+ * Layout of the control block shared with the helper thread: int32 words,
+ * then the arguments of the call as float64 (addresses and sizes are below
+ * 2^32, so float64 holds them exactly).
+ */
+export const CONTROL = {
+  /** Incremented by the calling thread for each call it hands over. */
+  request: 0,
+  /** Set by the helper to the request it finished. */
+  done: 1,
+  /** Index in LOOP_NAMES of the loop to run. */
+  loop: 2,
+  /** 1 when the helper has instantiated the module and waits for calls. */
+  ready: 3,
+  /** 1 when the last call failed in the helper. */
+  failed: 4,
+  /** Byte offset of the float64 arguments. */
+  argumentsOffset: 32,
+  /** Most arguments of a loop, counting start and end. */
+  maxArguments: 24,
+} as const;
+
+/** Bytes of the control block. */
+const CONTROL_BYTES = CONTROL.argumentsOffset + 8 * CONTROL.maxArguments;
+
+/**
+ * Elements below which a call runs on the calling thread alone, because
+ * handing work to the helper and waiting for it costs tens of microseconds
+ * (an estimate).
+ */
+const SPLIT_MIN_ELEMENTS = 1 << 15;
+
+/** How long the calling thread waits for the helper before it gives up. */
+const HELPER_TIMEOUT_MS = 60_000;
 
 /** The parts of the backend's Emscripten module this file reads. */
 interface HeapModule {
@@ -124,6 +218,28 @@ export interface SimdLoops {
     dw: tf.TensorInfo,
     geometry: DepthwiseGeometry,
   ): void;
+  /**
+   * Computes the input gradient of a depthwise convolution by scattering dy
+   * back through the filter `w`, into dx [N, H, W, C].
+   */
+  depthwiseInputGradient(
+    dy: tf.TensorInfo,
+    w: tf.TensorInfo,
+    dx: tf.TensorInfo,
+    geometry: DepthwiseGeometry,
+  ): void;
+  /**
+   * Computes the weight gradient of a 1x1 convolution, a^T dy for a
+   * [rows, in] and dy [rows, out], into dw [in, out]. Needs `in` a multiple
+   * of 4 and `out` a multiple of 8 (see {@linkcode simdPointwiseShape}).
+   */
+  pointwiseFilterGradient(
+    a: tf.TensorInfo,
+    dy: tf.TensorInfo,
+    dw: tf.TensorInfo,
+  ): void;
+  /** Whether the helper thread has started and takes half of large calls. */
+  readonly helperReady: boolean;
 }
 
 /** Compiled once per variant, on first use. */
@@ -140,8 +256,21 @@ export function simdChannels(channels: number): boolean {
 }
 
 /**
+ * Returns whether a 1x1 convolution from `inChannels` to `outChannels` suits
+ * the SIMD weight gradient, which takes tiles of 4 input by 8 output
+ * channels.
+ */
+export function simdPointwiseShape(
+  inChannels: number,
+  outChannels: number,
+): boolean {
+  return inChannels % 4 === 0 && outChannels % 8 === 0;
+}
+
+/**
  * Returns the SIMD loops on `backend`'s heap, or null when its Emscripten
- * module does not expose its memory (then the JavaScript loops run).
+ * module does not expose its memory (then the JavaScript loops run). The
+ * first call on a shared memory starts the helper thread.
  *
  * @throws {Error} When the module file cannot be read or instantiated, naming
  *     the file: the repository is incomplete, or simd/build.sh must be run.
@@ -181,9 +310,89 @@ export function instantiateLoops(memory: WebAssembly.Memory): LoopsExports {
     throw new Error(
       `Cannot load the SIMD loops from "${url.pathname}": ${
         (error as Error).message
-      }; rebuild them with src/runtime/fused/simd/build.sh`,
+      }: rebuild them with src/runtime/fused/simd/build.sh`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * A helper thread that runs one channel range of a loop while the calling
+ * thread runs the other, synchronised through a control block in the shared
+ * heap with Atomics.
+ */
+class Helper {
+  readonly #control: Int32Array;
+  readonly #arguments: Float64Array;
+  #request = 0;
+
+  private constructor(memory: WebAssembly.Memory, address: number) {
+    this.#control = new Int32Array(memory.buffer, address, 8);
+    this.#arguments = new Float64Array(
+      memory.buffer,
+      address + CONTROL.argumentsOffset,
+      CONTROL.maxArguments,
+    );
+  }
+
+  /**
+   * Starts the thread on a control block allocated from the heap. It stays
+   * for the life of the process, unreferenced so that it does not keep the
+   * process alive.
+   */
+  static start(memory: WebAssembly.Memory, heap: HeapModule): Helper {
+    const address = heap._malloc(CONTROL_BYTES);
+    if (address === 0) {
+      throw new RangeError(
+        `Cannot allocate ${CONTROL_BYTES} bytes on the wasm heap for the SIMD helper thread`,
+      );
+    }
+    new Uint8Array(memory.buffer, address, CONTROL_BYTES).fill(0);
+    const helper = new Helper(memory, address);
+    const worker = new Worker(new URL("./simd_worker.ts", import.meta.url));
+    worker.unref();
+    worker.postMessage({ memory, control: address });
+    return helper;
+  }
+
+  get ready(): boolean {
+    return Atomics.load(this.#control, CONTROL.ready) === 1;
+  }
+
+  /** Hands `loop` over channels [start, end) to the thread. */
+  begin(loop: LoopName, args: number[], start: number, end: number): void {
+    this.#arguments.set([...args, start, end]);
+    Atomics.store(this.#control, CONTROL.loop, LOOP_NAMES.indexOf(loop));
+    this.#request = (this.#request + 1) | 0;
+    Atomics.store(this.#control, CONTROL.request, this.#request);
+    Atomics.notify(this.#control, CONTROL.request);
+  }
+
+  /**
+   * Waits until the thread has finished the call that {@linkcode begin}
+   * handed over.
+   *
+   * @throws {Error} When the call failed in the thread or the thread did not
+   *     finish it in time.
+   */
+  finish(loop: LoopName): void {
+    const deadline = performance.now() + HELPER_TIMEOUT_MS;
+    for (;;) {
+      const done = Atomics.load(this.#control, CONTROL.done);
+      if (done === this.#request) break;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new Error(
+          `SIMD helper thread did not finish ${loop} within ${HELPER_TIMEOUT_MS} ms`,
+        );
+      }
+      Atomics.wait(this.#control, CONTROL.done, done, left);
+    }
+    if (Atomics.load(this.#control, CONTROL.failed) !== 0) {
+      throw new Error(
+        `SIMD helper thread failed in ${loop}: see its message above`,
+      );
+    }
   }
 }
 
@@ -193,6 +402,10 @@ function bind(
   memory: WebAssembly.Memory,
 ): SimdLoops {
   const loops = instantiateLoops(memory);
+  const helper = memory.buffer instanceof SharedArrayBuffer
+    ? Helper.start(memory, heap)
+    : null;
+
   const address = (info: tf.TensorInfo | null): number =>
     info === null ? 0 : backend.dataIdMap.get(info.dataId)!.memoryOffset;
   const withScratch = (bytes: number, run: (scratch: number) => void) => {
@@ -208,6 +421,31 @@ function bind(
       heap._free(scratch);
     }
   };
+
+  // Runs `loop` over channels [0, channels), splitting them at a multiple of
+  // 4 between the helper and this thread when the call is large enough.
+  const run = (
+    loop: LoopName,
+    args: number[],
+    channels: number,
+    elements: number,
+  ) => {
+    const split = Math.floor(channels / 8) * 4;
+    const fn = loops[loop] as (...values: number[]) => void;
+    if (
+      helper === null || !helper.ready || split === 0 ||
+      elements < SPLIT_MIN_ELEMENTS
+    ) {
+      fn(...args, 0, channels);
+      return;
+    }
+    helper.begin(loop, args, split, channels);
+    try {
+      fn(...args, 0, split);
+    } finally {
+      helper.finish(loop);
+    }
+  };
   const rowsAndChannels = (shape: number[]): [number, number] => {
     const channels = shape[shape.length - 1];
     const size = shape.reduce((a, b) => a * b, 1);
@@ -215,24 +453,32 @@ function bind(
   };
 
   return {
+    get helperReady() {
+      return helper?.ready ?? false;
+    },
     batchNormPreluForward(t, epsilon) {
       const [rows, channels] = rowsAndChannels(t.y.shape);
       withScratch(
         loops.bn_prelu_scratch_bytes(channels),
         (scratch) =>
-          loops.bn_prelu_forward(
-            address(t.y),
-            address(t.gamma),
-            address(t.beta),
-            address(t.alpha),
-            address(t.residual),
-            epsilon,
-            address(t.out),
-            address(t.mean),
-            address(t.variance),
-            rows,
+          run(
+            "bn_prelu_forward",
+            [
+              address(t.y),
+              address(t.gamma),
+              address(t.beta),
+              address(t.alpha),
+              address(t.residual),
+              epsilon,
+              address(t.out),
+              address(t.mean),
+              address(t.variance),
+              rows,
+              channels,
+              scratch,
+            ],
             channels,
-            scratch,
+            rows * channels,
           ),
       );
     },
@@ -241,48 +487,102 @@ function bind(
       withScratch(
         loops.bn_prelu_scratch_bytes(channels),
         (scratch) =>
-          loops.bn_prelu_backward(
-            address(t.dout),
-            address(t.y),
-            address(t.gamma),
-            address(t.beta),
-            address(t.alpha),
-            address(t.mean),
-            address(t.variance),
-            epsilon,
-            address(t.dy),
-            address(t.dgamma),
-            address(t.dbeta),
-            address(t.dalpha),
-            rows,
+          run(
+            "bn_prelu_backward",
+            [
+              address(t.dout),
+              address(t.y),
+              address(t.gamma),
+              address(t.beta),
+              address(t.alpha),
+              address(t.mean),
+              address(t.variance),
+              epsilon,
+              address(t.dy),
+              address(t.dgamma),
+              address(t.dbeta),
+              address(t.dalpha),
+              rows,
+              channels,
+              scratch,
+            ],
             channels,
-            scratch,
+            rows * channels,
           ),
       );
     },
     depthwiseFilterGradient(x, dy, dw, g) {
       const taps = g.filterHeight * g.filterWidth;
+      const elements = g.batch * g.outHeight * g.outWidth * taps * g.channels;
       withScratch(
         loops.depthwise_scratch_bytes(taps, g.channels),
         (scratch) =>
-          loops.depthwise_filter_gradient(
-            address(x),
-            address(dy),
-            address(dw),
-            g.batch,
-            g.inHeight,
-            g.inWidth,
+          run(
+            "depthwise_filter_gradient",
+            [
+              address(x),
+              address(dy),
+              address(dw),
+              g.batch,
+              g.inHeight,
+              g.inWidth,
+              g.channels,
+              g.outHeight,
+              g.outWidth,
+              g.filterHeight,
+              g.filterWidth,
+              g.strideHeight,
+              g.strideWidth,
+              g.padTop,
+              g.padLeft,
+              scratch,
+            ],
             g.channels,
-            g.outHeight,
-            g.outWidth,
-            g.filterHeight,
-            g.filterWidth,
-            g.strideHeight,
-            g.strideWidth,
-            g.padTop,
-            g.padLeft,
-            scratch,
+            elements,
           ),
+      );
+    },
+    depthwiseInputGradient(dy, w, dx, g) {
+      const taps = g.filterHeight * g.filterWidth;
+      const elements = g.batch * g.outHeight * g.outWidth * taps * g.channels;
+      run(
+        "depthwise_input_gradient",
+        [
+          address(dy),
+          address(w),
+          address(dx),
+          g.batch,
+          g.inHeight,
+          g.inWidth,
+          g.channels,
+          g.outHeight,
+          g.outWidth,
+          g.filterHeight,
+          g.filterWidth,
+          g.strideHeight,
+          g.strideWidth,
+          g.padTop,
+          g.padLeft,
+        ],
+        g.channels,
+        elements,
+      );
+    },
+    pointwiseFilterGradient(a, dy, dw) {
+      const [rows, inChannels] = a.shape;
+      const outChannels = dy.shape[1];
+      run(
+        "pointwise_filter_gradient",
+        [
+          address(a),
+          address(dy),
+          address(dw),
+          rows,
+          inChannels,
+          outChannels,
+        ],
+        inChannels,
+        rows * inChannels * outChannels / 8,
       );
     },
   };

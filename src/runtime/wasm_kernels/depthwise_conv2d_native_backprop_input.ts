@@ -17,13 +17,14 @@ import {
   kernelInput,
   runWasmKernel,
 } from "./_conv_util.ts";
+import { simdChannels, simdLoops } from "../fused/simd.ts";
 
 /**
  * Computes dL/dx of an NHWC depthwise convolution with channel multiplier 1.
  *
  * At stride 1 it usually runs as a depthwise convolution on the wasm backend.
  * Other strides, and global kernels such as GDConv, scatter dy back in a
- * JavaScript loop.
+ * loop.
  *
  * @param args.inputs.dy Upstream gradient `[N, OH, OW, C]`.
  * @param args.inputs.filter Filter `[KH, KW, C, 1]`.
@@ -130,8 +131,9 @@ function backpropInputByConvolution(
  * Computes dx by scattering dy back. For every tap (kh, kw) that lands inside
  * the input, dy[n, oh, ow, c] · w[kh, kw, c] is added to
  * dx[n, oh * sh + kh - padTop, ow * sw + kw - padLeft, c]. The loop runs on
- * the wasm heap in JavaScript, with channels innermost because they are
- * contiguous in NHWC.
+ * the wasm heap, with channels innermost because they are contiguous in
+ * NHWC: the SIMD loop of src/runtime/fused/simd when the channel count is a
+ * multiple of 4, else in JavaScript.
  */
 function backpropInputByScatter(
   backend: BackendWasm,
@@ -145,6 +147,24 @@ function backpropInputByScatter(
   const { top, left } = info.padInfo;
 
   const dx = backend.makeOutput(info.inShape, "float32");
+  const simd = simdChannels(channels) ? simdLoops(backend) : null;
+  if (simd !== null) {
+    simd.depthwiseInputGradient(dy, filter, dx, {
+      batch: batchSize,
+      inHeight,
+      inWidth,
+      channels,
+      outHeight,
+      outWidth,
+      filterHeight,
+      filterWidth,
+      strideHeight,
+      strideWidth,
+      padTop: top,
+      padLeft: left,
+    });
+    return dx;
+  }
   const dxValues = float32View(backend, dx);
   const dyValues = float32View(backend, dy);
   const weights = float32View(backend, filter);

@@ -10,6 +10,7 @@ import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
 import { fastConv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise_conv2d_native_backprop_filter.ts";
 import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise_conv2d_native_backprop_input.ts";
+import { pointwiseFilterGradientConfig } from "../fused/pointwise_filter_gradient.ts";
 
 const TRAINING_KERNEL_CONFIGS: tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -25,7 +26,8 @@ export const WASM_TRAINING_KERNELS: readonly string[] = TRAINING_KERNEL_CONFIGS
 let stockConv2DBackpropInput: tf.KernelConfig | null = null;
 
 /**
- * Registers the wasm training kernels, and replaces the stock wasm
+ * Registers the wasm training kernels and the SIMD weight gradient of 1x1
+ * convolutions (src/runtime/fused), and replaces the stock wasm
  * `Conv2DBackpropInput` with one that is faster on 1x1 convolutions. Calling
  * it again does nothing, and a kernel of the same name that a later TF.js
  * release provides is kept.
@@ -35,7 +37,9 @@ let stockConv2DBackpropInput: tf.KernelConfig | null = null;
  * before or after the backend initialises both work.
  */
 export function registerWasmTrainingKernels(): void {
-  for (const config of TRAINING_KERNEL_CONFIGS) {
+  for (
+    const config of [...TRAINING_KERNEL_CONFIGS, pointwiseFilterGradientConfig]
+  ) {
     if (tf.getKernel(config.kernelName, "wasm") === undefined) {
       tf.registerKernel(config);
     }

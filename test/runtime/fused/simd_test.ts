@@ -164,6 +164,8 @@ function checkUnit(heap: Heap, unit: UnitCase): void {
     rows,
     channels,
     at.scratch,
+    0,
+    channels,
   );
   assertNear(heap.read(at.mean, channels), expected.mean, "mean");
   assertNear(heap.read(at.variance, channels), expected.variance, "variance");
@@ -188,6 +190,8 @@ function checkUnit(heap: Heap, unit: UnitCase): void {
     rows,
     channels,
     at.scratch,
+    0,
+    channels,
   );
   assertNear(heap.read(at.out, size), expected.out, "out");
   // dy scales dout's rounding by gamma / sqrt(var + epsilon), which is large
@@ -278,6 +282,8 @@ function checkDepthwise(heap: Heap, g: DepthwiseGeometry): void {
     g.padTop,
     g.padLeft,
     heap.alloc(heap.loops.depthwise_scratch_bytes(taps, g.channels)),
+    0,
+    g.channels,
   );
   assertNear(heap.read(dw, taps * g.channels), expected, "dw");
 }
@@ -294,6 +300,190 @@ for (const shared of [true, false]) {
     }
   });
 }
+
+/** Returns a^T dy for a [rows, inChannels] and dy [rows, outChannels], in float64. */
+function pointwiseReference(
+  a: Float32Array,
+  dy: Float32Array,
+  rows: number,
+  inChannels: number,
+  outChannels: number,
+): Float32Array {
+  const dw = new Float64Array(inChannels * outChannels);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < inChannels; i++) {
+      for (let o = 0; o < outChannels; o++) {
+        dw[i * outChannels + o] += a[r * inChannels + i] *
+          dy[r * outChannels + o];
+      }
+    }
+  }
+  return Float32Array.from(dw);
+}
+
+for (const shared of [true, false]) {
+  const memory = shared ? "a shared memory" : "an ordinary memory";
+  Deno.test(`SIMD pointwise gradient on ${memory} matches float64 sums`, () => {
+    // 200 rows: three full 64-row blocks and a partial one.
+    for (const [rows, inChannels, outChannels] of [[200, 12, 16], [5, 4, 8]]) {
+      const heap = new Heap(shared);
+      const a = randomValues(rows * inChannels, 9);
+      const dy = randomValues(rows * outChannels, 10);
+      const dw = heap.alloc(inChannels * outChannels * 4);
+      heap.loops.pointwise_filter_gradient(
+        heap.put(a),
+        heap.put(dy),
+        dw,
+        rows,
+        inChannels,
+        outChannels,
+        0,
+        inChannels,
+      );
+      assertNear(
+        heap.read(dw, inChannels * outChannels),
+        pointwiseReference(a, dy, rows, inChannels, outChannels),
+        `dw ${rows}x${inChannels}x${outChannels}`,
+      );
+    }
+  });
+}
+
+Deno.test("SIMD loops over two channel ranges equal one call", () => {
+  const heap = new Heap(true);
+  const rows = 150;
+  const channels = 24;
+  const split = 8;
+  const size = rows * channels;
+  const inputs = {
+    y: heap.put(randomValues(size, 1)),
+    gamma: heap.put(randomValues(channels, 2)),
+    beta: heap.put(randomValues(channels, 3)),
+    alpha: heap.put(randomValues(channels, 4)),
+    residual: heap.put(randomValues(size, 5)),
+    dout: heap.put(randomValues(size, 6)),
+  };
+  const g: DepthwiseGeometry = {
+    batch: 2,
+    inHeight: 6,
+    inWidth: 5,
+    channels,
+    outHeight: 3,
+    outWidth: 3,
+    filterHeight: 3,
+    filterWidth: 3,
+    strideHeight: 2,
+    strideWidth: 2,
+    padTop: 1,
+    padLeft: 1,
+  };
+  const x = heap.put(randomValues(2 * 6 * 5 * channels, 7));
+  const dyMap = heap.put(randomValues(2 * 3 * 3 * channels, 8));
+  const bnScratch = heap.loops.bn_prelu_scratch_bytes(channels);
+  const dwScratch = heap.loops.depthwise_scratch_bytes(9, channels);
+
+  // Each run writes every output and returns their bytes.
+  const run = (ranges: [number, number][]): Uint8Array[] => {
+    const out = heap.alloc(size * 4);
+    const mean = heap.alloc(channels * 4);
+    const variance = heap.alloc(channels * 4);
+    const dy = heap.alloc(size * 4);
+    const grads = heap.alloc(3 * channels * 4);
+    const dw = heap.alloc(9 * channels * 4);
+    const pointwise = heap.alloc(channels * 16 * 4);
+    const scratch = heap.alloc(Math.max(bnScratch, dwScratch));
+    for (const [start, end] of ranges) {
+      heap.loops.bn_prelu_forward(
+        inputs.y,
+        inputs.gamma,
+        inputs.beta,
+        inputs.alpha,
+        inputs.residual,
+        1e-5,
+        out,
+        mean,
+        variance,
+        rows,
+        channels,
+        scratch,
+        start,
+        end,
+      );
+    }
+    for (const [start, end] of ranges) {
+      heap.loops.bn_prelu_backward(
+        inputs.dout,
+        inputs.y,
+        inputs.gamma,
+        inputs.beta,
+        inputs.alpha,
+        mean,
+        variance,
+        1e-5,
+        dy,
+        grads,
+        grads + channels * 4,
+        grads + 2 * channels * 4,
+        rows,
+        channels,
+        scratch,
+        start,
+        end,
+      );
+    }
+    for (const [start, end] of ranges) {
+      heap.loops.depthwise_filter_gradient(
+        x,
+        dyMap,
+        dw,
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.channels,
+        g.outHeight,
+        g.outWidth,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.padTop,
+        g.padLeft,
+        scratch,
+        start,
+        end,
+      );
+    }
+    // Rows of y as a, and 16 channels of dout as dy.
+    for (const [start, end] of ranges) {
+      heap.loops.pointwise_filter_gradient(
+        inputs.y,
+        inputs.dout,
+        pointwise,
+        rows,
+        channels,
+        16,
+        start,
+        end,
+      );
+    }
+    const bytes = (address: number, length: number) =>
+      new Uint8Array(heap.memory.buffer, address, length).slice();
+    return [
+      bytes(out, size * 4),
+      bytes(mean, channels * 4),
+      bytes(variance, channels * 4),
+      bytes(dy, size * 4),
+      bytes(grads, 3 * channels * 4),
+      bytes(dw, 9 * channels * 4),
+      bytes(pointwise, channels * 16 * 4),
+    ];
+  };
+
+  const whole = run([[0, channels]]);
+  const parts = run([[split, channels], [0, split]]);
+  const names = ["out", "mean", "variance", "dy", "grads", "dw", "pointwise"];
+  names.forEach((name, i) => assert.deepEqual(parts[i], whole[i], name));
+});
 
 Deno.test("the SIMD loops write nothing outside their outputs and scratch", () => {
   const heap = new Heap(true);
@@ -323,6 +513,8 @@ Deno.test("the SIMD loops write nothing outside their outputs and scratch", () =
     rows,
     channels,
     scratch,
+    0,
+    channels,
   );
   const after = new Uint8Array(heap.memory.buffer);
   assert.deepEqual(after.slice(0, y), before.slice(0, y), "below the inputs");

@@ -54,6 +54,17 @@ const CASES: [
   ["3x3 stride 2 same, by scatter", [2, 9, 9, 5], [3, 3, 5, 1], 2, "same"],
   ["3x3 stride 1 pad 3, by scatter", [2, 9, 9, 5], [3, 3, 5, 1], 1, 3],
   ["7x7 valid global, by scatter", [2, 7, 7, 5], [7, 7, 5, 1], 1, "valid"],
+  // Channel counts that are multiples of 4 scatter in the SIMD loop.
+  ["3x3 stride 2 same, by SIMD scatter", [2, 9, 9, 8], [3, 3, 8, 1], 2, "same"],
+  ["3x3 stride 1 pad 3, by SIMD scatter", [2, 9, 9, 8], [3, 3, 8, 1], 1, 3],
+  ["7x7 valid global, by SIMD scatter", [2, 7, 7, 8], [7, 7, 8, 1], 1, "valid"],
+  [
+    "3x3 stride 2 same, large enough to split",
+    [2, 28, 28, 32],
+    [3, 3, 32, 1],
+    2,
+    "same",
+  ],
 ];
 
 for (const [name, inputShape, filterShape, strides, pad] of CASES) {

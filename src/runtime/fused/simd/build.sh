@@ -24,6 +24,8 @@ build() {
     -Wl,--export=bn_prelu_scratch_bytes -Wl,--export=bn_prelu_forward \
     -Wl,--export=bn_prelu_backward -Wl,--export=depthwise_scratch_bytes \
     -Wl,--export=depthwise_filter_gradient \
+    -Wl,--export=pointwise_filter_gradient \
+    -Wl,--export=depthwise_input_gradient \
     -o "$work/$name" "$here/loops.c"
   check "$work/$name"
   cp "$work/$name" "$output/$name"

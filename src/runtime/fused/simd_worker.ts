@@ -1,0 +1,53 @@
+/**
+ * The helper thread of the SIMD loops (see simd.ts). It instantiates
+ * simd/loops.c on the wasm backend's shared memory, then waits on the control
+ * block for calls, runs each over the channel range it is given, and marks it
+ * done.
+ *
+ * @module
+ */
+
+import { parentPort } from "node:worker_threads";
+import {
+  CONTROL,
+  instantiateLoops,
+  LOOP_NAMES,
+  type LoopsExports,
+} from "./simd.ts";
+
+interface Start {
+  memory: WebAssembly.Memory;
+  control: number;
+}
+
+parentPort!.once("message", ({ memory, control: address }: Start) => {
+  const loops: LoopsExports = instantiateLoops(memory);
+  const control = new Int32Array(memory.buffer, address, 8);
+  const args = new Float64Array(
+    memory.buffer,
+    address + CONTROL.argumentsOffset,
+    CONTROL.maxArguments,
+  );
+  Atomics.store(control, CONTROL.ready, 1);
+
+  // Waits on the value it last saw, so a request made between the check and
+  // the wait is not missed.
+  let seen = Atomics.load(control, CONTROL.request);
+  for (;;) {
+    Atomics.wait(control, CONTROL.request, seen);
+    const request = Atomics.load(control, CONTROL.request);
+    if (request === seen) continue;
+    seen = request;
+    const name = LOOP_NAMES[Atomics.load(control, CONTROL.loop)];
+    const fn = loops[name] as (...values: number[]) => void;
+    try {
+      fn(...args.subarray(0, fn.length));
+      Atomics.store(control, CONTROL.failed, 0);
+    } catch (error) {
+      console.error(`SIMD helper thread: ${name} failed: ${error}`);
+      Atomics.store(control, CONTROL.failed, 1);
+    }
+    Atomics.store(control, CONTROL.done, request);
+    Atomics.notify(control, CONTROL.done);
+  }
+});
