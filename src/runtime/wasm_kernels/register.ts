@@ -11,6 +11,7 @@ import { fastConv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise_conv2d_native_backprop_filter.ts";
 import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise_conv2d_native_backprop_input.ts";
 import { pointwiseFilterGradientConfig } from "../fused/pointwise_filter_gradient.ts";
+import { sharedIdentityConfig } from "./identity.ts";
 
 const TRAINING_KERNEL_CONFIGS: tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -27,8 +28,9 @@ let stockConv2DBackpropInput: tf.KernelConfig | null = null;
 
 /**
  * Registers the wasm training kernels and the SIMD weight gradient of 1x1
- * convolutions (src/runtime/fused), and replaces the stock wasm
- * `Conv2DBackpropInput` with one that is faster on 1x1 convolutions. Calling
+ * convolutions (src/runtime/fused). Replaces the stock wasm
+ * `Conv2DBackpropInput` with one that is faster on 1x1 convolutions, and the
+ * stock `Identity` with one that shares memory instead of copying it. Calling
  * it again does nothing, and a kernel of the same name that a later TF.js
  * release provides is kept.
  *
@@ -50,7 +52,15 @@ export function registerWasmTrainingKernels(): void {
     tf.unregisterKernel(tf.Conv2DBackpropInput, "wasm");
     tf.registerKernel(fastConv2DBackpropInputConfig(stock));
   }
+  if (!identityShared && tf.getKernel(tf.Identity, "wasm") !== undefined) {
+    identityShared = true;
+    tf.unregisterKernel(tf.Identity, "wasm");
+    tf.registerKernel(sharedIdentityConfig);
+  }
 }
+
+/** Whether the stock wasm Identity has been replaced. */
+let identityShared = false;
 
 /**
  * Lists the wasm training kernels that are not registered.
