@@ -364,6 +364,16 @@ class Helper {
     const helper = new Helper(memory, address);
     const worker = new Worker(new URL("./simd_worker.ts", import.meta.url));
     worker.unref();
+    // A helper that fails never sets `ready`, so the calling thread goes on
+    // running every call itself.
+    const failed = (message: string) =>
+      console.error(
+        `SIMD helper thread failed: ${message}: the SIMD loops run on the calling thread alone`,
+      );
+    worker.on("error", (error: Error) => failed(error.message));
+    worker.on("message", (message: { failed?: string }) => {
+      if (message.failed !== undefined) failed(message.failed);
+    });
     worker.postMessage({ memory, control: address });
     return helper;
   }

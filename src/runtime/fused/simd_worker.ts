@@ -21,7 +21,14 @@ interface Start {
 }
 
 parentPort!.once("message", ({ memory, control: address }: Start) => {
-  const loops: LoopsExports = instantiateLoops(memory);
+  let loops: LoopsExports;
+  try {
+    loops = instantiateLoops(memory);
+  } catch (error) {
+    // Never ready, so the calling thread runs every call itself.
+    parentPort!.postMessage({ failed: (error as Error).message });
+    return;
+  }
   const control = new Int32Array(memory.buffer, address, 8);
   const args = new Float64Array(
     memory.buffer,
