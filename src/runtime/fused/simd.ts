@@ -338,6 +338,8 @@ class Helper {
   readonly #control: Int32Array;
   readonly #arguments: Float64Array;
   #request = 0;
+  /** Set when the thread did not finish a call in time: never used again. */
+  #stuck = false;
 
   private constructor(memory: WebAssembly.Memory, address: number) {
     this.#control = new Int32Array(memory.buffer, address, 8);
@@ -379,7 +381,7 @@ class Helper {
   }
 
   get ready(): boolean {
-    return Atomics.load(this.#control, CONTROL.ready) === 1;
+    return !this.#stuck && Atomics.load(this.#control, CONTROL.ready) === 1;
   }
 
   /** Hands `loop` over channels [start, end) to the thread. */
@@ -405,6 +407,7 @@ class Helper {
       if (done === this.#request) break;
       const left = deadline - performance.now();
       if (left <= 0) {
+        this.#stuck = true;
         throw new Error(
           `SIMD helper thread did not finish ${loop} within ${HELPER_TIMEOUT_MS} ms`,
         );
