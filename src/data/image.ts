@@ -10,6 +10,7 @@
 import { Buffer } from "node:buffer";
 import sharp from "sharp";
 import { decodeBmp, isBmp } from "./bmp.ts";
+import { readRasterHeader } from "./image_header.ts";
 import { decodeNetpbm, isNetpbm } from "./netpbm.ts";
 
 /** A decoded image: `[height, width, 3]` RGB uint8, row-major (HWC). */
@@ -85,17 +86,38 @@ const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 /** The header fields sharp reads from a file. */
 type SharpMetadata = Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
 
-/** Reads the header of a file sharp decodes and checks its pixel count. */
-async function readHeader(bytes: Uint8Array): Promise<SharpMetadata> {
-  // Without the limit here, so the header's size can go into the message.
-  const metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
-  const { width, height } = metadata;
+/** The size of a file sharp decodes, and whether it is a plain raster. */
+interface Header {
+  width: number;
+  height: number;
+  /** See {@linkcode isPlainRaster}. */
+  plain: boolean;
+}
+
+/**
+ * Reads the header of a file sharp decodes and checks its pixel count. JPEG,
+ * PNG and WebP headers are read in TypeScript (image_header.ts), which saves
+ * a sharp call. Anything that reader leaves open goes to sharp's metadata.
+ */
+async function readHeader(bytes: Uint8Array): Promise<Header> {
+  let header: Header | null = readRasterHeader(bytes);
+  if (header === null) {
+    // Without the limit here, so the header's size can go into the message.
+    const metadata = await sharp(bytes, { limitInputPixels: false })
+      .metadata();
+    header = {
+      width: metadata.width,
+      height: metadata.height,
+      plain: isPlainRaster(metadata),
+    };
+  }
+  const { width, height } = header;
   if (width * height > MAX_INPUT_PIXELS) {
     throw new RangeError(
       `image is ${width}x${height} pixels, above the decoder limit of ${MAX_INPUT_PIXELS} pixels (16383x16383): shrink it, or remove it from the dataset`,
     );
   }
-  return metadata;
+  return header;
 }
 
 async function decodeWithSharp(bytes: Uint8Array): Promise<RawImage> {
@@ -115,7 +137,7 @@ async function decodeWithSharp(bytes: Uint8Array): Promise<RawImage> {
  * without alpha, a single page and no EXIF rotation. Premultiplied alpha, a
  * rotation or a colour transform would otherwise run in another order.
  */
-function isPlainRaster(metadata: SharpMetadata): boolean {
+export function isPlainRaster(metadata: SharpMetadata): boolean {
   return !metadata.hasAlpha && (metadata.orientation ?? 1) === 1 &&
     (metadata.space === "srgb" || metadata.space === "b-w") &&
     metadata.depth === "uchar" && (metadata.pages ?? 1) === 1;
@@ -156,15 +178,13 @@ export async function decodeResized(
   size: number,
   crop?: CropBox,
 ): Promise<RawImage> {
-  let metadata: SharpMetadata | null = null;
+  let header: Header | null = null;
   try {
-    if (!isNetpbm(bytes) && !isBmp(bytes)) {
-      metadata = await readHeader(bytes);
-    }
+    if (!isNetpbm(bytes) && !isBmp(bytes)) header = await readHeader(bytes);
   } catch (error) {
     throw decodeError(source, error);
   }
-  if (metadata === null || !isPlainRaster(metadata)) {
+  if (header === null || !header.plain) {
     const decoded = await decodeImageBytes(bytes, source);
     return await resizeImage(
       crop ? cropImage(decoded, crop, source) : decoded,
@@ -172,8 +192,8 @@ export async function decodeResized(
     );
   }
   const box = crop ??
-    { left: 0, top: 0, width: metadata.width, height: metadata.height };
-  checkCrop(box, metadata.width, metadata.height, source);
+    { left: 0, top: 0, width: header.width, height: header.height };
+  checkCrop(box, header.width, header.height, source);
   try {
     const { data, info } = await sharp(bytes, { sequentialRead: false })
       .extract(box)
