@@ -8,8 +8,8 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { DatasetConfig } from "../config/types.ts";
-import { sha256Hex } from "../hash.ts";
 import { deriveRng, type Rng } from "../rng.ts";
 import { NoFaceError } from "../detect/select.ts";
 import { addGaussianNoise, addSaltPepper, open } from "./augment.ts";
@@ -196,7 +196,9 @@ async function makeOutputs(
       file: `${job.stems[k]}_${operation}.png`,
       source,
       operation,
-      sha256: await sha256Hex(png),
+      // node:crypto hashes on this thread, while crypto.subtle.digest would
+      // hand each small PNG to another thread and back.
+      sha256: createHash("sha256").update(png).digest("hex"),
       png,
     });
   }
