@@ -3,9 +3,9 @@
  * Each selected source is read once and decoded to raw pixels at the output
  * size, after face alignment when detection is on. The augmented copies of
  * the identity's rule are made on typed arrays, and each output is encoded
- * once as PNG. For rules whose only output is the original, sharp goes from
- * the file to the PNG in one call. Nothing here writes files: the build's
- * main thread does.
+ * once as PNG. For rules whose only output is the original, sharp instead
+ * goes from the file to the PNG in one call. Nothing here writes files: the
+ * build's main thread does.
  *
  * @module
  */
