@@ -3,13 +3,15 @@
  * Each selected source is read once and decoded to raw pixels at the output
  * size, after face alignment when detection is on. The augmented copies of
  * the identity's rule are made on typed arrays, and each output is encoded
- * once as PNG. Nothing here writes files: the build's main thread does.
+ * once as PNG. For rules whose only output is the original, sharp instead
+ * goes from the file to the PNG in one call. Nothing here writes files: the
+ * build's main thread does.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { DatasetConfig } from "../config/types.ts";
-import { sha256Hex } from "../hash.ts";
 import { deriveRng, type Rng } from "../rng.ts";
 import { NoFaceError } from "../detect/select.ts";
 import { addGaussianNoise, addSaltPepper, open } from "./augment.ts";
@@ -17,6 +19,7 @@ import {
   type CropBox,
   decodeImageBytes,
   decodeResized,
+  decodeResizedPng,
   encodePng,
   type RawImage,
   resizeImage,
@@ -91,8 +94,10 @@ export interface IdentitySettings {
  *
  * Each source is read through `readImageBytes` (the next one is read while
  * the current one is decoded), decoded and resized once, then the rule's
- * operations are applied to the resized pixels. A source that cannot be read
- * or decoded is listed in `unreadable` and one without a face in `noFace`;
+ * operations are applied to the resized pixels. When the only operation is
+ * the original and detection is off, one sharp call decodes, resizes and
+ * encodes it, with the same bytes. A source that cannot be read or decoded
+ * is listed in `unreadable` and one without a face in `noFace`;
  * neither stops the identity.
  *
  * The noise of a source comes from `deriveRng(seed,
@@ -123,8 +128,14 @@ export async function processIdentity(
     const bytes = await next!;
     next = k + 1 < job.images.length ? read(k + 1) : null;
     const source = refLabel(job.images[k]);
+    let png: Uint8Array | null = null;
+    if (!("error" in bytes) && onlyOriginal(job.rule, settings)) {
+      png = await originalPng(bytes.bytes, source, settings);
+    }
     if ("error" in bytes) {
       result.unreadable.push({ path: source, error: bytes.error.message });
+    } else if (png !== null) {
+      result.outputs.push(outputOf(job, k, "original", png));
     } else {
       const image = await sizedImage(bytes.bytes, source, settings);
       if ("error" in image) {
@@ -139,6 +150,34 @@ export async function processIdentity(
     settings.onImage?.();
   }
   return result;
+}
+
+/**
+ * Returns whether an identity's only output per source is the resized source
+ * itself, without alignment, so no raw pixels are needed.
+ */
+function onlyOriginal(rule: RuleName, settings: IdentitySettings): boolean {
+  const operations = RULE_OPERATIONS[rule];
+  return settings.align === undefined && operations.length === 1 &&
+    operations[0] === "original";
+}
+
+/**
+ * Encodes the resized source in one sharp call (see `decodeResizedPng`), or
+ * returns null for the separate decode and encode steps. Those steps also
+ * handle every error, so one is thrown here only to be thrown again there.
+ */
+async function originalPng(
+  bytes: Uint8Array,
+  source: string,
+  settings: IdentitySettings,
+): Promise<Uint8Array | null> {
+  const size = settings.config.image_size;
+  try {
+    return await decodeResizedPng(bytes, source, size, settings.crop);
+  } catch {
+    return null;
+  }
 }
 
 /** Decodes one source at the output size, aligning it when detection is on. */
@@ -180,7 +219,6 @@ async function makeOutputs(
   original: RawImage,
   settings: IdentitySettings,
 ): Promise<IdentityOutput[]> {
-  const source = refLabel(job.images[k]);
   const noiseRng = job.rule === "kept_opened_noised"
     ? await deriveRng(
       settings.seed,
@@ -192,15 +230,27 @@ async function makeOutputs(
     const png = await encodePng(
       applyOperation(original, operation, settings.config, noiseRng),
     );
-    outputs.push({
-      file: `${job.stems[k]}_${operation}.png`,
-      source,
-      operation,
-      sha256: await sha256Hex(png),
-      png,
-    });
+    outputs.push(outputOf(job, k, operation, png));
   }
   return outputs;
+}
+
+/** Names and hashes one encoded output of source `k`. */
+function outputOf(
+  job: IdentityJob,
+  k: number,
+  operation: Operation,
+  png: Uint8Array,
+): IdentityOutput {
+  return {
+    file: `${job.stems[k]}_${operation}.png`,
+    source: refLabel(job.images[k]),
+    operation,
+    // node:crypto hashes on this thread, while crypto.subtle.digest would
+    // hand each small PNG to another thread and back.
+    sha256: createHash("sha256").update(png).digest("hex"),
+    png,
+  };
 }
 
 /**

@@ -8,8 +8,10 @@
  */
 
 import { Buffer } from "node:buffer";
+import { crc32 } from "node:zlib";
 import sharp from "sharp";
 import { decodeBmp, isBmp } from "./bmp.ts";
+import { readRasterHeader } from "./image_header.ts";
 import { decodeNetpbm, isNetpbm } from "./netpbm.ts";
 
 /** A decoded image: `[height, width, 3]` RGB uint8, row-major (HWC). */
@@ -85,17 +87,38 @@ const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 /** The header fields sharp reads from a file. */
 type SharpMetadata = Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
 
-/** Reads the header of a file sharp decodes and checks its pixel count. */
-async function readHeader(bytes: Uint8Array): Promise<SharpMetadata> {
-  // Without the limit here, so the header's size can go into the message.
-  const metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
-  const { width, height } = metadata;
+/** The size of a file sharp decodes, and whether it is a plain raster. */
+interface Header {
+  width: number;
+  height: number;
+  /** See {@linkcode isPlainRaster}. */
+  plain: boolean;
+}
+
+/**
+ * Reads the header of a file sharp decodes and checks its pixel count. JPEG,
+ * PNG and WebP headers are read in TypeScript (image_header.ts), which saves
+ * a sharp call. Anything that reader leaves open goes to sharp's metadata.
+ */
+async function readHeader(bytes: Uint8Array): Promise<Header> {
+  let header: Header | null = readRasterHeader(bytes);
+  if (header === null) {
+    // Without the limit here, so the header's size can go into the message.
+    const metadata = await sharp(bytes, { limitInputPixels: false })
+      .metadata();
+    header = {
+      width: metadata.width,
+      height: metadata.height,
+      plain: isPlainRaster(metadata),
+    };
+  }
+  const { width, height } = header;
   if (width * height > MAX_INPUT_PIXELS) {
     throw new RangeError(
       `image is ${width}x${height} pixels, above the decoder limit of ${MAX_INPUT_PIXELS} pixels (16383x16383): shrink it, or remove it from the dataset`,
     );
   }
-  return metadata;
+  return header;
 }
 
 async function decodeWithSharp(bytes: Uint8Array): Promise<RawImage> {
@@ -115,7 +138,7 @@ async function decodeWithSharp(bytes: Uint8Array): Promise<RawImage> {
  * without alpha, a single page and no EXIF rotation. Premultiplied alpha, a
  * rotation or a colour transform would otherwise run in another order.
  */
-function isPlainRaster(metadata: SharpMetadata): boolean {
+export function isPlainRaster(metadata: SharpMetadata): boolean {
   return !metadata.hasAlpha && (metadata.orientation ?? 1) === 1 &&
     (metadata.space === "srgb" || metadata.space === "b-w") &&
     metadata.depth === "uchar" && (metadata.pages ?? 1) === 1;
@@ -135,11 +158,12 @@ export interface CropBox {
  *
  * The pixels equal those of {@linkcode decodeImageBytes}, then
  * {@linkcode cropImage}, then {@linkcode resizeImage}. For a plain 8-bit JPEG,
- * PNG or WebP, sharp does all three in one pipeline without storing the
- * full-size image. It reads with random access and extracts the box before
- * resizing, which turns off JPEG shrink-on-load, so the Lanczos-3 resize gets
- * the same input as in the separate steps. Other files take the separate
- * steps.
+ * PNG or WebP, sharp does all three in one pipeline. It extracts the box
+ * before resizing, which turns off JPEG shrink-on-load, so the Lanczos-3
+ * resize gets the same input as in the separate steps. It also reads with
+ * random access, because sequential reads gave other pixels than the separate
+ * steps on some large shrinks with libvips 8.18 (640x427 to 32x32). Other
+ * files take the separate steps.
  *
  * @param bytes The whole file.
  * @param source The file's path or another name for error messages.
@@ -156,35 +180,95 @@ export async function decodeResized(
   size: number,
   crop?: CropBox,
 ): Promise<RawImage> {
-  let metadata: SharpMetadata | null = null;
-  try {
-    if (!isNetpbm(bytes) && !isBmp(bytes)) {
-      metadata = await readHeader(bytes);
-    }
-  } catch (error) {
-    throw decodeError(source, error);
-  }
-  if (metadata === null || !isPlainRaster(metadata)) {
+  const box = await plainBox(bytes, source, crop);
+  if (box === null) {
     const decoded = await decodeImageBytes(bytes, source);
     return await resizeImage(
       crop ? cropImage(decoded, crop, source) : decoded,
       size,
     );
   }
-  const box = crop ??
-    { left: 0, top: 0, width: metadata.width, height: metadata.height };
-  checkCrop(box, metadata.width, metadata.height, source);
   try {
-    const { data, info } = await sharp(bytes, { sequentialRead: false })
-      .extract(box)
-      .toColourspace("srgb")
-      .resize(size, size, { fit: "fill" })
+    const { data, info } = await resizedPipeline(bytes, box, size)
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });
     return fromBuffer(data, info.width, info.height, info.channels);
   } catch (error) {
     throw decodeError(source, error);
   }
+}
+
+/**
+ * Decodes an image file, crops it, resizes it to `size` x `size` and encodes
+ * the result as PNG, all in one sharp pipeline, for the outputs that need no
+ * raw pixels. This saves the second sharp call of
+ * {@linkcode decodeResized} followed by {@linkcode encodePng}, and returns
+ * the same bytes.
+ *
+ * Returns null for files that are not plain 8-bit rasters (see
+ * `decodeResized`) and when sharp fails, so that the caller takes the
+ * separate steps, which also report any error in their usual words.
+ *
+ * @param bytes The whole file.
+ * @param source The file's path or another name for error messages.
+ * @param size Side of the output in pixels.
+ * @param crop The box to keep, in pixels of the upright image; the whole
+ *   image when absent.
+ * @returns The PNG file bytes, or null.
+ * @throws {Error} When the header cannot be read or the box does not fit;
+ *   the message names `source` and the cause.
+ */
+export async function decodeResizedPng(
+  bytes: Uint8Array,
+  source: string,
+  size: number,
+  crop?: CropBox,
+): Promise<Uint8Array | null> {
+  const box = await plainBox(bytes, source, crop);
+  if (box === null) return null;
+  let png: Buffer;
+  try {
+    png = await resizedPipeline(bytes, box, size).png(PNG_OPTIONS).toBuffer();
+  } catch {
+    return null;
+  }
+  return setRawDensity(new Uint8Array(png.buffer, png.byteOffset, png.length));
+}
+
+/**
+ * Returns the box to crop from a plain 8-bit raster (the whole image when
+ * `crop` is absent), or null for other files.
+ *
+ * @throws {Error} When the header cannot be read or the box does not fit.
+ */
+async function plainBox(
+  bytes: Uint8Array,
+  source: string,
+  crop?: CropBox,
+): Promise<CropBox | null> {
+  let header: Header | null = null;
+  try {
+    if (!isNetpbm(bytes) && !isBmp(bytes)) header = await readHeader(bytes);
+  } catch (error) {
+    throw decodeError(source, error);
+  }
+  if (header === null || !header.plain) return null;
+  const box = crop ??
+    { left: 0, top: 0, width: header.width, height: header.height };
+  checkCrop(box, header.width, header.height, source);
+  return box;
+}
+
+/** Opens a plain raster, crops `box` and resizes it to `size` x `size`. */
+function resizedPipeline(
+  bytes: Uint8Array,
+  box: CropBox,
+  size: number,
+): ReturnType<typeof sharp> {
+  return sharp(bytes, { sequentialRead: false })
+    .extract(box)
+    .toColourspace("srgb")
+    .resize(size, size, { fit: "fill" });
 }
 
 function decodeError(source: string, error: unknown): Error {
@@ -322,8 +406,56 @@ export async function resizeImage(
  * @returns The PNG file bytes.
  */
 export async function encodePng(image: RawImage): Promise<Uint8Array> {
-  const png = await rawInput(image)
-    .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
-    .toBuffer();
+  const png = await rawInput(image).png(PNG_OPTIONS).toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.length);
+}
+
+/** The PNG settings of every image the dataset build writes. */
+const PNG_OPTIONS = {
+  compressionLevel: 6,
+  adaptiveFiltering: false,
+  palette: false,
+} as const;
+
+/** Length of the PNG signature in bytes. */
+const PNG_SIGNATURE_LENGTH = 8;
+
+/**
+ * Sets the pHYs chunk of a PNG that libvips wrote to 1000 pixels per metre,
+ * the density libvips gives raw input (1 pixel per millimetre), in place.
+ * A pipeline from a file carries the file's density instead, such as the
+ * 72 dpi (2835 pixels per metre) of a JFIF header, and that is the only
+ * byte difference from {@linkcode encodePng}.
+ *
+ * @returns The same array, changed, or null when pHYs is not the second chunk or
+ *   another chunk than IDAT comes before IEND.
+ */
+function setRawDensity(png: Uint8Array): Uint8Array | null {
+  const view = new DataView(png.buffer, png.byteOffset, png.length);
+  const types: string[] = [];
+  let physOffset = -1;
+  for (let offset = PNG_SIGNATURE_LENGTH; offset + 12 <= png.length;) {
+    const length = view.getUint32(offset);
+    const type = String.fromCharCode(...png.subarray(offset + 4, offset + 8));
+    if (type === "pHYs" && length === 9) physOffset = offset;
+    types.push(type);
+    offset += 12 + length;
+  }
+  const dataTypes = types.slice(2, -1);
+  if (
+    types[0] !== "IHDR" || types[1] !== "pHYs" || physOffset < 0 ||
+    types.at(-1) !== "IEND" || !dataTypes.every((type) => type === "IDAT")
+  ) {
+    return null;
+  }
+  // Pixels per unit on x and y, then unit 1 (the metre), then the CRC-32 of
+  // the type and data.
+  view.setUint32(physOffset + 8, 1000);
+  view.setUint32(physOffset + 12, 1000);
+  png[physOffset + 16] = 1;
+  view.setUint32(
+    physOffset + 17,
+    crc32(png.subarray(physOffset + 4, physOffset + 17)),
+  );
+  return png;
 }

@@ -1,14 +1,23 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
-import { crc32, deflateSync } from "node:zlib";
-import { decodeImage, encodePng, resizeImage } from "../../src/data/image.ts";
+import { deflateSync } from "node:zlib";
+import {
+  cropImage,
+  decodeImage,
+  decodeImageBytes,
+  decodeResized,
+  decodeResizedPng,
+  encodePng,
+  resizeImage,
+} from "../../src/data/image.ts";
 import {
   HAS_SHARED_DATA,
   makeImage,
   SHARED_DATA,
   withTempDir,
 } from "./_helpers.ts";
+import { imageCases, pngChunk } from "./_image_cases.ts";
 
 Deno.test("decodeImage reads PGM by content", async () => {
   await withTempDir(async (dir) => {
@@ -225,17 +234,6 @@ Deno.test("decodeImage reads a 1x1 image and resizes it", async () => {
   });
 });
 
-/** Returns a PNG chunk: length, type, data and the CRC-32 of type and data. */
-function pngChunk(type: string, data: Uint8Array): Uint8Array {
-  const typed = Uint8Array.from([...new TextEncoder().encode(type), ...data]);
-  const chunk = new Uint8Array(12 + data.length);
-  const view = new DataView(chunk.buffer);
-  view.setUint32(0, data.length);
-  chunk.set(typed, 4);
-  view.setUint32(8 + data.length, crc32(typed));
-  return chunk;
-}
-
 Deno.test("decodeImage rejects a 20000x20000 image by its header", async () => {
   await withTempDir(async (dir) => {
     // Only the header is real: the pixel data would take 1.2 GB.
@@ -291,4 +289,86 @@ Deno.test("decodeImage reads EXIF-rotated JPEG as its upright version", async ()
     );
     assert.ok(maxDifference <= 6, `max difference ${maxDifference}`);
   });
+});
+
+Deno.test("decodeResized equals decode, crop and resize", async () => {
+  // Inside both the 24x16 card and its 16x24 turned versions.
+  const box = { left: 3, top: 2, width: 11, height: 12 };
+  for (const { name, bytes } of await imageCases()) {
+    const separate = await resizeImage(
+      cropImage(await decodeImageBytes(bytes, name), box, name),
+      10,
+    );
+    const joined = await decodeResized(bytes, name, 10, box);
+    assert.deepEqual(joined.data, separate.data, name);
+  }
+});
+
+Deno.test("decodeResizedPng equals decodeResized then encodePng", async () => {
+  // Inside both the 24x16 card and its 16x24 turned versions.
+  const box = { left: 3, top: 2, width: 11, height: 12 };
+  let oneCall = 0;
+  for (const { name, bytes } of await imageCases()) {
+    const png = await decodeResizedPng(bytes, name, 10, box);
+    if (png === null) continue;
+    oneCall++;
+    const separate = await encodePng(await decodeResized(bytes, name, 10, box));
+    assert.deepEqual(png, separate, name);
+  }
+  // The plain JPEG, PNG and WebP cases take the one-call path.
+  assert.ok(oneCall >= 12, `${oneCall} cases in one call`);
+});
+
+Deno.test("decodeResizedPng keeps raw density for a 300 dpi JPEG", async () => {
+  const card = makeImage(20, 20, (y, x, c) => (y * 9 + x * 5 + c * 80) % 256);
+  const jpeg = new Uint8Array(
+    await sharp(card.data, { raw: { width: 20, height: 20, channels: 3 } })
+      .jpeg()
+      .withMetadata({ density: 300 })
+      .toBuffer(),
+  );
+  assert.equal((await sharp(jpeg).metadata()).density, 300);
+  const png = await decodeResizedPng(jpeg, "dense.jpg", 8);
+  assert.notEqual(png, null);
+  assert.deepEqual(
+    png,
+    await encodePng(await decodeResized(jpeg, "dense.jpg", 8)),
+  );
+});
+
+Deno.test("decodeResizedPng returns null for non-plain files", async () => {
+  const byName = new Map(
+    (await imageCases()).map(({ name, bytes }) => [name, bytes]),
+  );
+  for (
+    const name of [
+      "JPEG with EXIF orientation 6",
+      "RGBA PNG",
+      "16-bit RGB PNG",
+      "lossless WebP with alpha",
+    ]
+  ) {
+    assert.equal(
+      await decodeResizedPng(byName.get(name)!, name, 8),
+      null,
+      name,
+    );
+  }
+});
+
+Deno.test("decodeResizedPng names the source of a bad crop", async () => {
+  const bytes = (await imageCases())[0].bytes;
+  await assert.rejects(
+    decodeResizedPng(bytes, "card.jpg", 8, {
+      left: 20,
+      top: 0,
+      width: 10,
+      height: 10,
+    }),
+    {
+      name: "RangeError",
+      message:
+        'Cannot crop image "card.jpg": box 10x10 at (20, 0) is not inside the 24x16 image',
+    },
+  );
 });
