@@ -14,8 +14,9 @@
  * - Inference: images per second at batch 64 with batch norm folded into the
  *   convs, one fused conv, bias and PReLU kernel per unit.
  *
- * Prints a table with the ratios to PyTorch and writes the figures to
- * `results/bench/<date>-<machine>.json` (temporary file, then rename).
+ * Prints a table with the ratios to PyTorch and writes the figures, with the
+ * git commit measured, to `results/bench/<date>-<machine>.json` (temporary
+ * file, then rename).
  *
  * Usage: deno task bench:speed [--backends wasm,webgpu] [--seconds 10]
  *   [--classes 1000] [--out-dir results/bench] [--no-torch] [--no-write]
@@ -36,6 +37,7 @@ import type { ModelConfig, RuntimeConfig } from "../src/config/types.ts";
 import { writeJsonAtomic } from "../src/fs.ts";
 import { createClassifierShards } from "../src/loss/classifier.ts";
 import { MobileFaceNet } from "../src/model/mobilefacenet.ts";
+import { gitState } from "../src/results/provenance.ts";
 import { type BackendInfo, selectBackend } from "../src/runtime/backend.ts";
 import { deviceBudget, planTraining } from "../src/train/memory_plan.ts";
 import { SgdMomentum } from "../src/train/optimizer.ts";
@@ -380,6 +382,7 @@ if (!flags["no-write"]) {
   await writeJsonAtomic(path, {
     schema_version: 1,
     date: new Date().toISOString(),
+    git: await gitState(),
     machine: {
       name: machineName(),
       cpu: cpus()[0]?.model ?? null,

@@ -73,6 +73,21 @@ async function git(args: string[]): Promise<string | null> {
   }
 }
 
+/**
+ * Returns the commit checked out and whether tracked files differ from it,
+ * each null when git cannot tell (not installed, no permission, no
+ * repository).
+ */
+export async function gitState(): Promise<
+  { commit: string | null; dirty: boolean | null }
+> {
+  const commit = await git(["rev-parse", "HEAD"]);
+  const status = commit === null
+    ? null
+    : await git(["status", "--porcelain", "--untracked-files=no"]);
+  return { commit, dirty: status === null ? null : status.length > 0 };
+}
+
 /** Collects the provenance known before any stage runs. */
 export async function collectProvenance(options: {
   runId: string;
@@ -82,10 +97,7 @@ export async function collectProvenance(options: {
   command: string[];
   lockPath?: string;
 }): Promise<Provenance> {
-  const commit = await git(["rev-parse", "HEAD"]);
-  const status = commit === null
-    ? null
-    : await git(["status", "--porcelain", "--untracked-files=no"]);
+  const state = await gitState();
   let lockSha: string | null = null;
   try {
     lockSha = await sha256File(options.lockPath ?? "deno.lock");
@@ -97,7 +109,7 @@ export async function collectProvenance(options: {
     schema_version: 1,
     run_id: options.runId,
     profile: options.profile,
-    git: { commit, dirty: status === null ? null : status.length > 0 },
+    git: state,
     deno_lock_sha256: lockSha,
     config_sha256: options.configSha256,
     seeds: { run: options.seed },
