@@ -4,11 +4,11 @@
  * worker's queue, so a worker does not sit idle while the main thread writes
  * the previous outputs.
  *
- * NOTE: Workers of one process share one sharp and libvips, and scale
- * poorly: on 2 cores, 2 workers made 1.26 to 1.5 times the images of 1
- * worker, with sharp alone as with the whole build, while two processes of
- * 1 worker each made 2.05 times. A pool of child processes would lift this,
- * but needs permission to run Deno itself.
+ * NOTE: On a 2-core machine, 2 workers made only 1.2 to 1.5 times the
+ * images of 1 worker, with sharp alone as with the whole build, where two
+ * busy loops scale 1.8 to 1.9 times. A pool of child processes, tried
+ * instead of workers, measured 1.2 to 1.6 times in repeated runs, so the
+ * cause is not only that the workers share one sharp and libvips.
  *
  * @module
  */
