@@ -148,6 +148,7 @@ async function selectAutomatically(
     );
     return { ...info, ...gpuFields };
   } catch (error) {
+    if (error instanceof BrokenInstallError) throw error;
     await activateBackend("cpu");
     return {
       ...describe(
@@ -205,8 +206,39 @@ async function useWasm(
     ...describe("wasm", requested, reason + threadNote),
     threads: wasm.getThreadsCount(),
     simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean,
-    simdLoops: simdLoops(tf.backend() as BackendWasm) !== null,
+    simdLoops: loadSimdLoops(),
   };
+}
+
+/**
+ * A file of this repository that the wasm backend needs is missing or
+ * broken. `auto` does not fall back to cpu for it, which would hide a broken
+ * checkout behind a run tens of times slower.
+ */
+export class BrokenInstallError extends InputError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BrokenInstallError";
+  }
+}
+
+/**
+ * Loads the SIMD loops on the active wasm backend.
+ *
+ * @returns Whether they run (false when the backend's memory is not exposed).
+ * @throws {BrokenInstallError} When the compiled loops cannot be loaded.
+ */
+function loadSimdLoops(): boolean {
+  try {
+    return simdLoops(tf.backend() as BackendWasm) !== null;
+  } catch (error) {
+    throw new BrokenInstallError(
+      `Cannot use the wasm backend: ${
+        errorMessage(error)
+      }. Restore the committed modules with "git checkout src/runtime/fused/simd/", or rebuild them with "deno task build:simd"`,
+      { cause: error },
+    );
+  }
 }
 
 async function useWebgpu(

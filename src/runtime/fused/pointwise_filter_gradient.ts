@@ -24,6 +24,9 @@ export const POINTWISE_FILTER_GRAD = "MobileFaceNetPointwiseFilterGrad";
  * Returns whether the active backend computes a^T dy for a 1x1 convolution
  * from `inChannels` to `outChannels` with {@linkcode pointwiseFilterGradient}.
  * Elsewhere, compute it as a matrix product.
+ *
+ * @throws {Error} When the SIMD loops cannot be loaded, which the backend's
+ *     selection has already reported.
  */
 export function hasPointwiseFilterGradient(
   inChannels: number,

@@ -169,11 +169,11 @@ export const CONTROL = {
 const CONTROL_BYTES = CONTROL.argumentsOffset + 8 * CONTROL.maxArguments;
 
 /**
- * Elements below which a call runs on the calling thread alone, because
- * handing work to the helper and waiting for it costs tens of microseconds
- * (an estimate).
+ * Work, in vector operations, below which a call runs on the calling thread
+ * alone, because handing work to the helper and waiting for it costs tens of
+ * microseconds (an estimate).
  */
-const SPLIT_MIN_ELEMENTS = 1 << 15;
+const SPLIT_MIN_WORK = 1 << 17;
 
 /** How long the calling thread waits for the helper before it gives up. */
 const HELPER_TIMEOUT_MS = 60_000;
@@ -257,8 +257,8 @@ export interface SimdLoops {
 
 /** Compiled once per variant, on first use. */
 const compiled = new Map<string, WebAssembly.Module>();
-/** One binding per backend memory, or null when it cannot be made. */
-const bound = new WeakMap<WebAssembly.Memory, SimdLoops | null>();
+/** One binding per backend memory. */
+const bound = new WeakMap<WebAssembly.Memory, SimdLoops>();
 
 /**
  * Returns whether `channels` suits the SIMD loops, which take channels four
@@ -286,7 +286,7 @@ export function simdPointwiseShape(
  * first call on a shared memory starts the helper thread.
  *
  * @throws {Error} When the module file cannot be read or instantiated, naming
- *     the file: the repository is incomplete, or simd/build.sh must be run.
+ *     the file.
  */
 export function simdLoops(backend: BackendWasm): SimdLoops | null {
   const heap = backend.wasm as unknown as HeapModule;
@@ -323,7 +323,7 @@ export function instantiateLoops(memory: WebAssembly.Memory): LoopsExports {
     throw new Error(
       `Cannot load the SIMD loops from "${url.pathname}": ${
         (error as Error).message
-      }: rebuild them with src/runtime/fused/simd/build.sh`,
+      }`,
       { cause: error },
     );
   }
@@ -432,8 +432,16 @@ function bind(
     ? Helper.start(memory, heap)
     : null;
 
-  const address = (info: tf.TensorInfo | null): number =>
-    info === null ? 0 : backend.dataIdMap.get(info.dataId)!.memoryOffset;
+  const address = (info: tf.TensorInfo | null): number => {
+    if (info === null) return 0;
+    const data = backend.dataIdMap.get(info.dataId);
+    if (data === undefined) {
+      throw new Error(
+        `Cannot run the SIMD loops on a tensor of shape [${info.shape}]: its data was disposed`,
+      );
+    }
+    return data.memoryOffset;
+  };
   const withScratch = (bytes: number, run: (scratch: number) => void) => {
     const scratch = heap._malloc(bytes);
     if (scratch === 0) {
@@ -458,13 +466,13 @@ function bind(
     loop: LoopName,
     args: number[],
     channels: number,
-    elements: number,
+    work: number,
   ) => {
     const split = Math.floor(channels / 8) * 4;
     const fn = loops[loop] as (...values: number[]) => void;
     if (
       helper === null || !helper.ready || split === 0 ||
-      elements < SPLIT_MIN_ELEMENTS
+      work < SPLIT_MIN_WORK
     ) {
       fn(...args, 0, channels);
       return;
@@ -472,9 +480,17 @@ function bind(
     helper.begin(loop, args, split, channels);
     try {
       fn(...args, 0, split);
-    } finally {
-      helper.finish(loop);
+    } catch (error) {
+      // The helper still writes to the heap: wait for it, but report this
+      // thread's error, not a second one from the helper.
+      try {
+        helper.finish(loop);
+      } catch {
+        // Reported through `error`.
+      }
+      throw error;
     }
+    helper.finish(loop);
   };
   const rowsAndChannels = (shape: number[]): [number, number] => {
     const channels = shape[shape.length - 1];
@@ -605,7 +621,8 @@ function bind(
           outChannels,
         ],
         inChannels,
-        rows * inChannels * outChannels / 8,
+        // Each multiply-add of 4 products is one unit of work.
+        rows * inChannels * outChannels / 4,
       );
     },
   };

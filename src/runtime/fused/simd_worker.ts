@@ -35,19 +35,22 @@ parentPort!.once("message", ({ memory, control: address }: Start) => {
     address + CONTROL.argumentsOffset,
     CONTROL.maxArguments,
   );
+  // Read before `ready` is set: the calling thread sends no request until
+  // then, so a first request cannot be taken for one already seen.
+  let seen = Atomics.load(control, CONTROL.request);
   Atomics.store(control, CONTROL.ready, 1);
 
   // Waits on the value it last saw, so a request made between the check and
   // the wait is not missed.
-  let seen = Atomics.load(control, CONTROL.request);
   for (;;) {
     Atomics.wait(control, CONTROL.request, seen);
     const request = Atomics.load(control, CONTROL.request);
     if (request === seen) continue;
     seen = request;
     const name = LOOP_NAMES[Atomics.load(control, CONTROL.loop)];
-    const fn = loops[name] as (...values: number[]) => void;
     try {
+      const fn = loops[name] as (...values: number[]) => void;
+      // The length of an exported wasm function is its parameter count.
       fn(...args.subarray(0, fn.length));
       Atomics.store(control, CONTROL.failed, 0);
     } catch (error) {

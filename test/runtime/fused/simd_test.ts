@@ -485,6 +485,15 @@ Deno.test("SIMD loops over two channel ranges equal one call", () => {
   names.forEach((name, i) => assert.deepEqual(parts[i], whole[i], name));
 });
 
+Deno.test("instantiating the SIMD loops writes no memory", () => {
+  for (const shared of [true, false]) {
+    const heap = new Heap(shared);
+    const bytes = new Uint8Array(heap.memory.buffer);
+    const written = bytes.findIndex((byte) => byte !== 0);
+    assert.equal(written, -1, `byte ${written} written (shared: ${shared})`);
+  }
+});
+
 Deno.test("the SIMD loops write nothing outside their outputs and scratch", () => {
   const heap = new Heap(true);
   const channels = 8;
