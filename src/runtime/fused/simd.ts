@@ -16,11 +16,11 @@
  * the split changes no bit of the result. Until the helper has started, and
  * on the single-threaded build, the calling thread runs the whole call.
  *
- * The other loops run on the calling thread alone. They write or accumulate
- * every row, and split by channel, the two threads wrote neighbouring parts
- * of the same cache lines on every row: the batch-norm forward pass measured
- * 3 to 8 times slower split than whole, and the depthwise gradients anywhere
- * from 0.6 to 2.4 times the time.
+ * The other loops run on the calling thread alone. Split by channel, the
+ * batch-norm forward pass measured 3 to 8 times slower than whole, and the
+ * depthwise gradients anywhere from 0.6 to 2.4 times the time. These loops
+ * write or accumulate every row, so the likely cause is that the two threads
+ * wrote neighbouring parts of the same cache lines on every row.
  *
  * The loops take channels four at a time, so they serve tensors whose
  * channel count is a multiple of 4. Callers run the JavaScript loops of
