@@ -34,6 +34,40 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import type * as tf from "@tensorflow/tfjs";
 import type { DepthwiseGeometry } from "./loops.ts";
 
+/** A depthwise convolution's geometry, in the order of the C arguments. */
+export type GeometryArguments = [
+  batch: number,
+  inHeight: number,
+  inWidth: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+  filterHeight: number,
+  filterWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padTop: number,
+  padLeft: number,
+];
+
+/** Returns `g` as the arguments of the depthwise loops of simd/loops.c. */
+export function geometryArguments(g: DepthwiseGeometry): GeometryArguments {
+  return [
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.channels,
+    g.outHeight,
+    g.outWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+  ];
+}
+
 /**
  * The functions that simd/loops.c exports, on addresses of the heap. Each
  * loop takes the channel range [start, end) it computes as its last two
@@ -81,40 +115,13 @@ export interface LoopsExports {
     x: number,
     dy: number,
     dw: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    channels: number,
-    outHeight: number,
-    outWidth: number,
-    filterHeight: number,
-    filterWidth: number,
-    strideHeight: number,
-    strideWidth: number,
-    padTop: number,
-    padLeft: number,
-    scratch: number,
-    start: number,
-    end: number,
+    ...rest: [...GeometryArguments, scratch: number, start: number, end: number]
   ): void;
   depthwise_input_gradient(
     dy: number,
     w: number,
     dx: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    channels: number,
-    outHeight: number,
-    outWidth: number,
-    filterHeight: number,
-    filterWidth: number,
-    strideHeight: number,
-    strideWidth: number,
-    padTop: number,
-    padLeft: number,
-    start: number,
-    end: number,
+    ...rest: [...GeometryArguments, start: number, end: number]
   ): void;
   pointwise_filter_gradient(
     a: number,
@@ -566,18 +573,7 @@ function bind(
               address(x),
               address(dy),
               address(dw),
-              g.batch,
-              g.inHeight,
-              g.inWidth,
-              g.channels,
-              g.outHeight,
-              g.outWidth,
-              g.filterHeight,
-              g.filterWidth,
-              g.strideHeight,
-              g.strideWidth,
-              g.padTop,
-              g.padLeft,
+              ...geometryArguments(g),
               scratch,
             ],
             g.channels,
@@ -591,18 +587,7 @@ function bind(
           address(dy),
           address(w),
           address(dx),
-          g.batch,
-          g.inHeight,
-          g.inWidth,
-          g.channels,
-          g.outHeight,
-          g.outWidth,
-          g.filterHeight,
-          g.filterWidth,
-          g.strideHeight,
-          g.strideWidth,
-          g.padTop,
-          g.padLeft,
+          ...geometryArguments(g),
         ],
         g.channels,
       );

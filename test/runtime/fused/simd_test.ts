@@ -6,10 +6,11 @@ import {
   type DepthwiseGeometry,
 } from "../../../src/runtime/fused/loops.ts";
 import {
+  geometryArguments,
   instantiateLoops,
   type LoopsExports,
 } from "../../../src/runtime/fused/simd.ts";
-import { randomValues } from "../wasm_kernels/_gradient_check.ts";
+import { assertClose, randomValues } from "../wasm_kernels/_gradient_check.ts";
 
 /**
  * Float32 vectors against float64 loops: each value within this fraction of
@@ -52,23 +53,14 @@ class Heap {
   }
 }
 
+/** Asserts closeness within {@linkcode TOLERANCE} of the largest |expected| or `floor`. */
 function assertNear(
   actual: Float32Array,
   expected: Float32Array,
   label: string,
   floor = 1,
 ): void {
-  assert.equal(actual.length, expected.length, label);
-  let scale = floor;
-  for (const value of expected) scale = Math.max(scale, Math.abs(value));
-  const limit = TOLERANCE * scale;
-  for (let i = 0; i < expected.length; i++) {
-    const difference = Math.abs(actual[i] - expected[i]);
-    assert.ok(
-      difference <= limit,
-      `${label}[${i}] is ${actual[i]}, expected ${expected[i]} within ${limit}`,
-    );
-  }
+  assertClose(actual, expected, label, { tolerance: TOLERANCE, floor });
 }
 
 interface UnitCase {
@@ -269,18 +261,7 @@ function checkDepthwise(heap: Heap, g: DepthwiseGeometry): void {
     heap.put(x),
     heap.put(dy),
     dw,
-    g.batch,
-    g.inHeight,
-    g.inWidth,
-    g.channels,
-    g.outHeight,
-    g.outWidth,
-    g.filterHeight,
-    g.filterWidth,
-    g.strideHeight,
-    g.strideWidth,
-    g.padTop,
-    g.padLeft,
+    ...geometryArguments(g),
     heap.alloc(heap.loops.depthwise_scratch_bytes(taps, g.channels)),
     0,
     g.channels,
@@ -392,6 +373,7 @@ Deno.test("SIMD loops over two channel ranges equal one call", () => {
     const dw = heap.alloc(9 * channels * 4);
     const pointwise = heap.alloc(channels * 16 * 4);
     const scratch = heap.alloc(Math.max(bnScratch, dwScratch));
+
     for (const [start, end] of ranges) {
       heap.loops.bn_prelu_forward(
         inputs.y,
@@ -410,6 +392,7 @@ Deno.test("SIMD loops over two channel ranges equal one call", () => {
         end,
       );
     }
+
     for (const [start, end] of ranges) {
       heap.loops.bn_prelu_backward(
         inputs.dout,
@@ -431,28 +414,19 @@ Deno.test("SIMD loops over two channel ranges equal one call", () => {
         end,
       );
     }
+
     for (const [start, end] of ranges) {
       heap.loops.depthwise_filter_gradient(
         x,
         dyMap,
         dw,
-        g.batch,
-        g.inHeight,
-        g.inWidth,
-        g.channels,
-        g.outHeight,
-        g.outWidth,
-        g.filterHeight,
-        g.filterWidth,
-        g.strideHeight,
-        g.strideWidth,
-        g.padTop,
-        g.padLeft,
+        ...geometryArguments(g),
         scratch,
         start,
         end,
       );
     }
+
     // Rows of y as a, and 16 channels of dout as dy.
     for (const [start, end] of ranges) {
       heap.loops.pointwise_filter_gradient(
@@ -466,6 +440,7 @@ Deno.test("SIMD loops over two channel ranges equal one call", () => {
         end,
       );
     }
+
     const bytes = (address: number, length: number) =>
       new Uint8Array(heap.memory.buffer, address, length).slice();
     return [

@@ -93,31 +93,37 @@ export async function convGradients(
 }
 
 /**
- * Asserts that `actual` matches `expected` within
- * {@linkcode RELATIVE_TOLERANCE} of the largest magnitude in `expected`.
+ * Asserts that `actual` matches `expected` within a fraction of the largest
+ * magnitude in `expected`.
  *
+ * @param options.tolerance The fraction, {@linkcode RELATIVE_TOLERANCE} by
+ *     default.
+ * @param options.floor The least magnitude the fraction is taken of, for
+ *     arrays that are near zero; 0 by default.
  * @throws {Error} When the lengths differ or a value is out of tolerance.
  */
 export function assertClose(
   actual: Float32Array,
   expected: Float32Array,
   label: string,
+  options: { tolerance?: number; floor?: number } = {},
 ): void {
+  const { tolerance = RELATIVE_TOLERANCE, floor = 0 } = options;
   if (actual.length !== expected.length) {
     throw new Error(
       `${label}: expected ${expected.length} values, got ${actual.length}`,
     );
   }
-  let scale = 0;
+  let scale = floor;
   for (const value of expected) scale = Math.max(scale, Math.abs(value));
-  const limit = RELATIVE_TOLERANCE * scale;
+  const limit = tolerance * scale;
   for (let i = 0; i < expected.length; i++) {
     const difference = Math.abs(actual[i] - expected[i]);
     if (!(difference <= limit)) {
       throw new Error(
         `${label}: value ${i} is ${actual[i]}, expected ${
           expected[i]
-        } within ${limit} (${RELATIVE_TOLERANCE} of max |expected| ${scale})`,
+        } within ${limit} (${tolerance} of max |expected| ${scale})`,
       );
     }
   }
