@@ -44,9 +44,9 @@ export interface BackendInfo {
   /** Whether the wasm backend runs its SIMD build. */
   simd?: boolean;
   /**
-   * Whether the fused batch-norm and depthwise-gradient loops of the wasm
-   * backend run as WebAssembly SIMD (src/runtime/fused/simd) rather than
-   * JavaScript.
+   * Whether the fused training loops of the wasm backend (batch norm, the
+   * depthwise gradients and the 1x1 weight gradient) run as WebAssembly SIMD
+   * (src/runtime/fused/simd) rather than JavaScript.
    */
   simdLoops?: boolean;
 }

@@ -162,13 +162,13 @@ export const CONTROL = {
   done: 1,
   /** Index in LOOP_NAMES of the loop to run. */
   loop: 2,
-  /** 1 when the helper has instantiated the module and waits for calls. */
+  /** Readiness flag: 1 once the helper has instantiated the module. */
   ready: 3,
-  /** 1 when the last call failed in the helper. */
+  /** Failure flag: 1 when the last call failed in the helper. */
   failed: 4,
   /** Byte offset of the float64 arguments. */
   argumentsOffset: 32,
-  /** Most arguments of a loop, counting start and end. */
+  /** Maximum number of arguments of a loop, counting start and end. */
   maxArguments: 24,
 } as const;
 
@@ -224,11 +224,11 @@ export interface BackwardTensors {
 
 /** The SIMD loops bound to one wasm backend. */
 export interface SimdLoops {
-  /** The forward pass of batchNormPreluForward in loops.ts. */
+  /** Runs the forward pass of batchNormPreluForward in loops.ts. */
   batchNormPreluForward(tensors: ForwardTensors, epsilon: number): void;
-  /** The backward pass of batchNormPreluBackward in loops.ts. */
+  /** Runs the backward pass of batchNormPreluBackward in loops.ts. */
   batchNormPreluBackward(tensors: BackwardTensors, epsilon: number): void;
-  /** depthwiseFilterGradient of loops.ts, on whole tensors. */
+  /** Computes depthwiseFilterGradient of loops.ts on whole tensors. */
   depthwiseFilterGradient(
     x: tf.TensorInfo,
     dy: tf.TensorInfo,
@@ -345,7 +345,7 @@ class Helper {
   readonly #control: Int32Array;
   readonly #arguments: Float64Array;
   #request = 0;
-  /** Set when the thread did not finish a call in time: never used again. */
+  /** Whether the thread missed a call's deadline, after which it is not used. */
   #stuck = false;
 
   private constructor(memory: WebAssembly.Memory, address: number) {
@@ -416,7 +416,7 @@ class Helper {
       if (left <= 0) {
         this.#stuck = true;
         throw new Error(
-          `SIMD helper thread did not finish ${loop} within ${HELPER_TIMEOUT_MS} ms`,
+          `SIMD helper thread timed out after ${HELPER_TIMEOUT_MS} ms in ${loop}: later calls run on the calling thread alone`,
         );
       }
       Atomics.wait(this.#control, CONTROL.done, done, left);

@@ -54,7 +54,9 @@ parentPort!.once("message", ({ memory, control: address }: Start) => {
       fn(...args.subarray(0, fn.length));
       Atomics.store(control, CONTROL.failed, 0);
     } catch (error) {
-      console.error(`SIMD helper thread: ${name} failed: ${error}`);
+      console.error(
+        `SIMD helper thread: ${name} failed on request ${request}: ${error}`,
+      );
       Atomics.store(control, CONTROL.failed, 1);
     }
     Atomics.store(control, CONTROL.done, request);

@@ -28,7 +28,7 @@ if (missing.length > 0) {
 }
 
 Deno.test({
-  name: "the committed SIMD modules are what build.sh makes of loops.c",
+  name: "committed SIMD modules match build.sh",
   ignore: missing.length > 0,
   fn: async () => {
     const folder = await Deno.makeTempDir({ prefix: "simd-build-" });

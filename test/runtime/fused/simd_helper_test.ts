@@ -45,7 +45,7 @@ async function helperStarted(): Promise<void> {
 }
 
 Deno.test({
-  name: "SIMD helper thread splits calls without changing a bit",
+  name: "SIMD helper split keeps every bit",
   // The pthread workers and the helper thread live until the process ends.
   sanitizeOps: false,
   sanitizeResources: false,
@@ -85,7 +85,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "pointwise gradient kernel matches a^T dy",
+  name: "pointwise gradient kernel matches product",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

@@ -270,12 +270,12 @@ function checkDepthwise(heap: Heap, g: DepthwiseGeometry): void {
 }
 
 for (const shared of [true, false]) {
-  const memory = shared ? "a shared memory" : "an ordinary memory";
-  Deno.test(`SIMD batch norm + PReLU on ${memory} matches the JavaScript loops`, () => {
+  const memory = shared ? "shared" : "ordinary";
+  Deno.test(`SIMD batch norm on ${memory} memory`, () => {
     for (const unit of UNIT_CASES) checkUnit(new Heap(shared), unit);
   });
 
-  Deno.test(`SIMD depthwise filter gradient on ${memory} matches the JavaScript loop`, () => {
+  Deno.test(`SIMD depthwise gradient on ${memory} memory`, () => {
     for (const geometry of GEOMETRIES) {
       checkDepthwise(new Heap(shared), geometry);
     }
@@ -303,8 +303,8 @@ function pointwiseReference(
 }
 
 for (const shared of [true, false]) {
-  const memory = shared ? "a shared memory" : "an ordinary memory";
-  Deno.test(`SIMD pointwise gradient on ${memory} matches float64 sums`, () => {
+  const memory = shared ? "shared" : "ordinary";
+  Deno.test(`SIMD pointwise gradient on ${memory} memory`, () => {
     // 200 rows: three full 64-row blocks and a partial one.
     for (const [rows, inChannels, outChannels] of [[200, 12, 16], [5, 4, 8]]) {
       const heap = new Heap(shared);
@@ -330,7 +330,7 @@ for (const shared of [true, false]) {
   });
 }
 
-Deno.test("SIMD loops over two channel ranges equal one call", () => {
+Deno.test("SIMD loops over split channel ranges", () => {
   const heap = new Heap(true);
   const rows = 150;
   const channels = 24;
@@ -460,7 +460,7 @@ Deno.test("SIMD loops over two channel ranges equal one call", () => {
   names.forEach((name, i) => assert.deepEqual(parts[i], whole[i], name));
 });
 
-Deno.test("instantiating the SIMD loops writes no memory", () => {
+Deno.test("SIMD instantiation writes no memory", () => {
   for (const shared of [true, false]) {
     const heap = new Heap(shared);
     const bytes = new Uint8Array(heap.memory.buffer);
@@ -469,7 +469,7 @@ Deno.test("instantiating the SIMD loops writes no memory", () => {
   }
 });
 
-Deno.test("the SIMD loops write nothing outside their outputs and scratch", () => {
+Deno.test("SIMD loops write only outputs and scratch", () => {
   const heap = new Heap(true);
   const channels = 8;
   const rows = 70;

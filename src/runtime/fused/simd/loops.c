@@ -1,11 +1,12 @@
 /*
- * WebAssembly SIMD versions of the loops in ../loops.ts: batch norm in
- * training mode with PReLU and a residual (forward and backward), and the
- * filter gradient of a depthwise convolution. The formulas are in
- * ../batch_norm_prelu.ts and ../loops.ts, and the results agree with those
- * loops to float32 rounding.
+ * WebAssembly SIMD loops for training on the wasm backend: batch norm in
+ * training mode with PReLU and a residual (forward and backward), the filter
+ * and input gradients of a depthwise convolution, and the weight gradient of
+ * a 1x1 convolution. The first three are the loops of ../loops.ts and
+ * ../../wasm_kernels, with the formulas there, and agree with them to float32
+ * rounding.
  *
- * The module runs on the memory of the threaded TF.js wasm backend, which it
+ * The module runs on the memory of the TF.js wasm backend, which it
  * imports, so every pointer below is an address in that backend's heap. It
  * owns no memory of its own: no data, no stack, no globals. Anything it needs
  * beyond its arguments lives in a scratch block that the caller allocates
@@ -53,7 +54,7 @@ u32 bn_prelu_scratch_bytes(u32 channels) {
 }
 
 /*
- * Forward: writes the batch mean and biased variance of each channel of `y`
+ * Computes the forward pass: writes the batch mean and biased variance of each channel of `y`
  * and out = prelu(scale * (y - mean) + beta) + residual, with scale = gamma /
  * sqrt(var + epsilon). The mean is subtracted before scaling, in two float32
  * parts (the rounded mean, then the rest), so that a mean large against the
@@ -131,7 +132,7 @@ void bn_prelu_forward(const float *y, const float *gamma, const float *beta,
 }
 
 /*
- * Backward: with x_hat = (y - mean) / sqrt(var + epsilon), z = gamma * x_hat
+ * Computes the backward pass: with x_hat = (y - mean) / sqrt(var + epsilon), z = gamma * x_hat
  * + beta and dz = dout where z > 0 and alpha * dout elsewhere, writes
  *
  *   dalpha = sum over z <= 0 of dout * z,  dbeta = sum(dz),  dgamma = sum(dz * x_hat),
@@ -233,7 +234,8 @@ u32 depthwise_scratch_bytes(u32 taps, u32 channels) {
 }
 
 /*
- * Filter gradient of an NHWC depthwise convolution with channel multiplier 1:
+ * Computes the filter gradient of an NHWC depthwise convolution with channel
+ * multiplier 1:
  *
  *   dw[kh, kw, c] = sum over n, oh, ow of
  *     x[n, oh * stride_h + kh - pad_top, ow * stride_w + kw - pad_left, c] * dy[n, oh, ow, c],
@@ -295,7 +297,8 @@ void depthwise_filter_gradient(const float *x, const float *dy, float *dw,
 }
 
 /*
- * Input gradient of an NHWC depthwise convolution with channel multiplier 1,
+ * Computes the input gradient of an NHWC depthwise convolution with channel
+ * multiplier 1,
  * by scattering dy back: for every tap (kh, kw) inside the input,
  *
  *   dx[n, oh * stride_h + kh - pad_top, ow * stride_w + kw - pad_left, c] += dy[n, oh, ow, c] * w[kh, kw, c].
@@ -338,7 +341,8 @@ void depthwise_input_gradient(const float *dy, const float *w, float *dx,
 }
 
 /*
- * Weight gradient of a 1x1 convolution, as the product a^T dy summed over
+ * Computes the weight gradient of a 1x1 convolution, as the product a^T dy
+ * summed over
  * the rows:
  *
  *   dw[i, o] = sum over r of a[r, i] * dy[r, o],
